@@ -66,7 +66,14 @@ func New(o Options) (*slog.Logger, io.Closer, error) {
 		}
 		w, err := syslog.New(fac|syslog.LOG_INFO, ident)
 		if err != nil {
-			return nil, nil, fmt.Errorf("logging: connect to syslog: %w", err)
+			// No syslog daemon (containers, CI): log to stderr rather than
+			// refuse to run, and say so.
+			o.Syslog = false
+			lg, c, err2 := New(o)
+			if err2 == nil {
+				lg.Warn("syslog unavailable, logging to stderr instead", "err", err)
+			}
+			return lg, c, err2
 		}
 		return slog.New(&Handler{sys: w, level: lv, mu: new(sync.Mutex)}), w, nil
 	case o.File != "":

@@ -98,6 +98,9 @@ type ConnInfo struct {
 	RemotePort string
 	LocalIP    string // our listening address
 	LocalPort  string // our listening port, e.g. "10024" (interface_policy key)
+	// UnixSocket is the path of the Unix socket the session arrived on
+	// ("" for TCP); amavis keys interface_policy by "SOCK" and by this path.
+	UnixSocket string
 	Helo       string // the argument of HELO/EHLO/LHLO
 	LMTP       bool   // the session speaks LMTP
 	// Protocol is the RFC 3848 name for Received: SMTP, ESMTP, LMTP (+S/+A),

@@ -1,0 +1,223 @@
+// Command mavisd is the mavis daemon: it receives mail from Postfix over
+// SMTP/LMTP (content_filter), checks it, and hands it back to Postfix,
+// answering 250 only once the next hop has accepted the mail.
+//
+// Usage:
+//
+//	mavisd [-c FILE] [foreground]
+//
+// It always runs in the foreground (use systemd or similar to supervise it).
+// Without -c it runs on the embedded defaults. SIGHUP reloads the
+// configuration atomically; SIGTERM and SIGINT stop accepting connections,
+// finish the messages in flight, and exit.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mavis-filter/mavis/internal/app"
+	"github.com/mavis-filter/mavis/internal/config"
+	"github.com/mavis-filter/mavis/internal/deliver"
+	"github.com/mavis-filter/mavis/internal/logging"
+	"github.com/mavis-filter/mavis/internal/mail"
+	"github.com/mavis-filter/mavis/internal/pipeline"
+	"github.com/mavis-filter/mavis/internal/smtpd"
+	"github.com/mavis-filter/mavis/internal/version"
+)
+
+// Exit codes (sysexits.h).
+const (
+	exOK       = 0
+	exUsage    = 64
+	exSoftware = 70
+	exOSErr    = 71
+	exConfig   = 78
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, `Usage: mavisd [-c FILE] [foreground]
+
+mavisd is the mavis mail content filter daemon (a replacement for amavisd-new).
+It listens for SMTP/LMTP from Postfix (default 127.0.0.1:10024) and forwards
+checked mail to forward_method (default smtp:[127.0.0.1]:10025). It runs in
+the foreground. Without -c it uses the embedded defaults.
+
+Signals: SIGHUP reloads the configuration (a bad file keeps the running one),
+SIGTERM/SIGINT stop gracefully.
+
+Options:
+`)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mavisd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfgPath := fs.String("c", "", "configuration `FILE` (TOML with amavis setting names)")
+	showVersion := fs.Bool("V", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout, fs)
+			return exOK
+		}
+		fmt.Fprintf(stderr, "mavisd: %v\n", err)
+		usage(stderr, fs)
+		return exUsage
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.String())
+		return exOK
+	}
+	for _, a := range fs.Args() {
+		// amavisd's "foreground" and "debug" are accepted: mavisd never
+		// detaches.
+		if a != "foreground" && a != "debug" {
+			fmt.Fprintf(stderr, "mavisd: unknown argument %q\n", a)
+			usage(stderr, fs)
+			return exUsage
+		}
+	}
+
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "mavisd: refusing to start, configuration errors:\n%v\n", err)
+		return exConfig
+	}
+	snap, err := app.Build(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "mavisd: refusing to start: %v\n", err)
+		return exConfig
+	}
+	lopts := app.LoggingOptions(snap.Settings)
+	lopts.Stderr = stderr
+	logger, closer, err := logging.New(lopts)
+	if err != nil {
+		fmt.Fprintf(stderr, "mavisd: %v\n", err)
+		return exConfig
+	}
+	defer closer.Close()
+	for _, w := range cfg.Warnings() {
+		logger.Warn(w.String())
+	}
+	return serve(*cfgPath, snap, logger)
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	return config.Load(path)
+}
+
+func serve(cfgPath string, snap *app.Snapshot, logger *slog.Logger) int {
+	spoolDir, err := app.PrepareDirs(snap.Settings, logger)
+	if err != nil {
+		logger.Error("startup failed", "err", err)
+		return exOSErr
+	}
+	defer os.RemoveAll(spoolDir)
+
+	var cur atomic.Pointer[app.Snapshot]
+	cur.Store(snap)
+
+	fwd := deliver.NewClient(app.DeliverTimeouts(), snap.Settings.SMTPConnectionCacheEnable.Or(true), logger)
+	defer fwd.Close()
+	pipe := &pipeline.Pipeline{
+		Settings:  func() *pipeline.Settings { return cur.Load().Pipeline },
+		Forwarder: fwd,
+		Logger:    logger,
+	}
+	opts := func() *smtpd.Options {
+		o := *cur.Load().SMTP
+		o.TempDir = spoolDir
+		return &o
+	}
+	maxServers := snap.Settings.MaxServers.Or(smtpd.DefaultMaxServers)
+	srv := smtpd.New(pipe, opts, maxServers, logger, mail.NewLogIDs())
+	listeners := app.Listeners(snap.Config, snap.Settings)
+	if len(listeners) == 0 {
+		logger.Error("nothing to listen on: inet_socket_port is empty")
+		return exConfig
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- srv.ListenAndServe(ctx, listeners) }()
+
+	var addrs []string
+	for _, l := range listeners {
+		addrs = append(addrs, l.Network+":"+l.Address)
+	}
+	logger.Info(fmt.Sprintf("starting. %s, listening on %s, forwarding to %s, max_servers %d, pid %d",
+		version.String(), strings.Join(addrs, " "), snap.Pipeline.Forward.Spec, maxServers, os.Getpid()))
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case err := <-served:
+			if err != nil {
+				logger.Error("server failed", "err", err)
+				return exOSErr
+			}
+			return exOK
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reload(cfgPath, &cur, logger)
+				continue
+			}
+			logger.Info(fmt.Sprintf("got %v, stopping: no new connections, finishing messages in flight", sig))
+			grace := cur.Load().Settings.ChildTimeout.Or(480*time.Second) + 30*time.Second
+			sctx, scancel := context.WithTimeout(context.Background(), grace)
+			err := srv.Shutdown(sctx)
+			scancel()
+			if err != nil {
+				logger.Warn("shutdown did not complete in time", "err", err)
+			}
+			<-served
+			logger.Info("stopped")
+			return exOK
+		}
+	}
+}
+
+// reload loads and checks the configuration file again and swaps the
+// snapshot atomically; on any error the running configuration stays.
+func reload(cfgPath string, cur *atomic.Pointer[app.Snapshot], logger *slog.Logger) {
+	if cfgPath == "" {
+		logger.Info("SIGHUP: running on embedded defaults, nothing to reload")
+		return
+	}
+	cfg, err := config.Load(cfgPath)
+	if err == nil {
+		var snap *app.Snapshot
+		if snap, err = app.Build(cfg); err == nil {
+			cur.Store(snap)
+			for _, w := range cfg.Warnings() {
+				logger.Warn(w.String())
+			}
+			logger.Info("SIGHUP: configuration reloaded from " + cfgPath)
+			return
+		}
+	}
+	logger.Error("Rejecting reload, configuration file has errors; keeping the running configuration",
+		"file", cfgPath, "errors", strings.ReplaceAll(err.Error(), "\n", "; "))
+}

@@ -1,0 +1,197 @@
+// Package app turns a configuration snapshot into the running parts of
+// mavisd: the SMTP/LMTP server options and listeners, the pipeline settings,
+// the delivery client and the logger. cmd/mavisd and cmd/mavis share it, so
+// the offline `mavis check` runs the same pipeline as the daemon.
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mavis-filter/mavis/internal/config"
+	"github.com/mavis-filter/mavis/internal/deliver"
+	"github.com/mavis-filter/mavis/internal/logging"
+	"github.com/mavis-filter/mavis/internal/pipeline"
+	"github.com/mavis-filter/mavis/internal/smtpd"
+	"github.com/mavis-filter/mavis/internal/version"
+)
+
+// Product is the name in banners and Received: fields (amavis: "amavis").
+const Product = "mavis"
+
+// Snapshot is everything derived from one configuration: swapped whole on
+// reload.
+type Snapshot struct {
+	Config   *config.Config
+	Settings *config.Settings // the base settings (no policy bank)
+	SMTP     *smtpd.Options
+	Pipeline *pipeline.Settings
+}
+
+// Build derives a snapshot from a loaded configuration.
+func Build(cfg *config.Config) (*Snapshot, error) {
+	s := cfg.Settings()
+	ps, err := PipelineSettings(s)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Config: cfg, Settings: s, SMTP: SMTPOptions(s), Pipeline: ps}, nil
+}
+
+// SMTPOptions maps the settings onto the SMTP server's options.
+func SMTPOptions(s *config.Settings) *smtpd.Options {
+	acl := s.InetACL
+	o := &smtpd.Options{
+		Product:             Product,
+		Version:             version.String(),
+		GreetingBanner:      s.SMTPDGreetingBanner.Or(""),
+		QuitBanner:          s.SMTPDQuitBanner.Or(""),
+		MyHostname:          s.MyHostname.Or(""),
+		RecipientLimit:      s.SMTPDRecipientLimit.Or(1100),
+		MessageSizeLimit:    int64(s.SMTPDMessageSizeLimit.Or(0)),
+		DiscardEHLOKeywords: s.SMTPDDiscardEHLOKeywords,
+		IdleTimeout:         minDur(s.SMTPDTimeout.Or(480*time.Second), 5*time.Second),
+		ChildTimeout:        s.ChildTimeout.Or(480 * time.Second),
+		ACL:                 func(ip netip.Addr) bool { return acl.Allows(ip) },
+		TempDir:             s.TempBase.Or(os.TempDir()),
+		SpoolThreshold:      s.Mavis.SpoolThreshold.Or(0),
+	}
+	return o
+}
+
+func minDur(d, floor time.Duration) time.Duration {
+	if d < floor {
+		return floor
+	}
+	return d
+}
+
+// Listeners lists the sockets to listen on: every inet_socket_bind address
+// with every inet_socket_port, plus unix_socketname when set explicitly
+// (amavis's Debian default socket is for AM.PDP, which is not an SMTP
+// listener). A port whose interface_policy bank sets protocol LMTP greets
+// with LMTP.
+func Listeners(cfg *config.Config, s *config.Settings) []smtpd.Listener {
+	var out []smtpd.Listener
+	for _, port := range s.InetSocketPort {
+		lmtp := portProtocol(cfg, strconv.Itoa(port)) == "LMTP"
+		for _, host := range s.InetSocketBind {
+			h := strings.Trim(host, "[]")
+			out = append(out, smtpd.Listener{Network: "tcp", Address: net.JoinHostPort(h, strconv.Itoa(port)), LMTP: lmtp})
+		}
+	}
+	return out
+}
+
+func portProtocol(cfg *config.Config, port string) string {
+	bank, ok := cfg.Raw().InterfacePolicy[port]
+	if !ok || !cfg.HasBank(bank) {
+		return ""
+	}
+	return strings.ToUpper(cfg.Settings(bank).Protocol.Or(""))
+}
+
+// PipelineSettings maps the settings onto the pipeline's.
+func PipelineSettings(s *config.Settings) (*pipeline.Settings, error) {
+	fm := s.ForwardMethod.First()
+	meth, err := deliver.ParseMethod(fm.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("forward_method: %w", err)
+	}
+	local := localDomains(s.LocalDomainsACL)
+	return &pipeline.Settings{
+		Product:       Product,
+		MyHostname:    s.MyHostname.Or("localhost"),
+		LocalhostName: s.LocalhostName.Or("localhost"),
+		Forward:       meth,
+		IsLocal:       local,
+		Originating:   s.Originating.Or(false),
+		SoftBounce:    s.SoftBounce.Or(false),
+		PolicyBank:    s.PolicyBankPath,
+	}, nil
+}
+
+// localDomains implements amavis's ACL semantics for local_domains_acl:
+// entries are domains; ".example.com" also matches its subdomains; "!" in
+// front negates; the first matching entry decides.
+func localDomains(acl []string) func(addr string) bool {
+	return func(addr string) bool {
+		_, dom, ok := strings.Cut(addr, "@")
+		if !ok {
+			return false
+		}
+		dom = strings.ToLower(strings.TrimSuffix(dom, "."))
+		for _, e := range acl {
+			neg := strings.HasPrefix(e, "!")
+			e = strings.ToLower(strings.TrimPrefix(e, "!"))
+			match := false
+			if strings.HasPrefix(e, ".") {
+				match = dom == e[1:] || strings.HasSuffix(dom, e)
+			} else {
+				match = dom == e
+			}
+			if match {
+				return !neg
+			}
+		}
+		return false
+	}
+}
+
+// LoggingOptions maps the logging settings.
+func LoggingOptions(s *config.Settings) logging.Options {
+	return logging.Options{
+		Syslog:   s.DoSyslog.Or(false),
+		Facility: s.SyslogFacility.Or("mail"),
+		Ident:    s.SyslogIdent.Or("amavis"),
+		File:     s.Logfile.Or(""),
+		Level:    s.LogLevel.Or(0),
+	}
+}
+
+// DeliverTimeouts returns the outgoing SMTP timeouts.
+func DeliverTimeouts() deliver.Timeouts { return deliver.DefaultTimeouts() }
+
+// PrepareDirs creates MYHOME and TEMPBASE, and a private spool directory
+// TEMPBASE/mavisd-<pid> for this process (mode 0700), which it returns.
+// Spool directories of earlier runs whose process is gone (killed: their
+// mail is still in the MTA's queue, it was never acknowledged) are removed,
+// as Debian's amavis unit removes leftover amavis-* directories.
+func PrepareDirs(s *config.Settings, lg *slog.Logger) (string, error) {
+	for _, d := range []string{s.MyHome.Or(""), s.TempBase.Or("")} {
+		if d == "" {
+			continue
+		}
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return "", fmt.Errorf("create directory: %w", err)
+		}
+	}
+	tb := s.TempBase.Or(os.TempDir())
+	old, _ := filepath.Glob(filepath.Join(tb, "mavisd-*"))
+	for _, d := range old {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "mavisd-"))
+		if err != nil || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		if err := os.RemoveAll(d); err == nil {
+			lg.Info("removed leftover spool directory of an earlier run", "dir", d)
+		}
+	}
+	own := filepath.Join(tb, fmt.Sprintf("mavisd-%d", os.Getpid()))
+	if err := os.MkdirAll(own, 0o700); err != nil {
+		return "", fmt.Errorf("create spool directory: %w", err)
+	}
+	return own, nil
+}
+
+func processAlive(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
+}

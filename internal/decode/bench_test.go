@@ -1,0 +1,44 @@
+package decode
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"testing"
+)
+
+func benchDecode(b *testing.B, size int) {
+	data := make([]byte, size)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	msg := mailWith(file("data.bin", data))
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		dir := b.TempDir()
+		res, err := Decode(context.Background(), bytes.NewReader(msg), int64(len(msg)), dir, DefaultLimits(), testTools)
+		if err != nil || find(res, "data.bin") < 0 {
+			b.Fatalf("decode: %v", err)
+		}
+	}
+}
+
+func BenchmarkDecode1MB(b *testing.B)  { benchDecode(b, 1<<20) }
+func BenchmarkDecode10MB(b *testing.B) { benchDecode(b, 10<<20) }
+
+// BenchmarkDecodeZip10MB: the 10 MB attachment inside a zip (compressible
+// text), to show the unpacking path.
+func BenchmarkDecodeZip10MB(b *testing.B) {
+	data := bytes.Repeat([]byte("The quick brown fox jumps over the lazy dog 0123456789.\n"), (10<<20)/56)
+	msg := mailWith(file("data.zip", zipOf(member{"data.txt", data})))
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := Decode(context.Background(), bytes.NewReader(msg), int64(len(msg)), b.TempDir(), DefaultLimits(), testTools)
+		if err != nil || find(res, "data.txt") < 0 {
+			b.Fatalf("decode: %v", err)
+		}
+	}
+}
