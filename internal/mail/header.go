@@ -38,8 +38,9 @@ type Header struct {
 	// Len is the length in bytes of the header section including the empty
 	// line that ends it (0 if the message has no empty line: all header).
 	Len int64
-	// Invalid counts lines that are neither a field nor a continuation
-	// (kept out of Fields; the bad-header check reports them).
+	// Invalid counts lines that are neither a field nor a continuation;
+	// they are kept in Fields with an empty Name (the bad-header check
+	// reports them).
 	Invalid int
 	// Truncated is set when the header section exceeded MaxHeaderBytes.
 	Truncated bool
@@ -101,8 +102,11 @@ func ParseHeader(r io.Reader) (*Header, error) {
 			name = string(bytes.TrimRight(line[:colon], " \t"))
 		}
 		if colon <= 0 || !validFieldName(name) {
+			// Kept with an empty name so that the bad-header check sees it;
+			// Get and Values never match it.
 			h.Invalid++
-			cur = nil
+			h.Fields = append(h.Fields, Field{Raw: append([]byte(nil), line...)})
+			cur = &h.Fields[len(h.Fields)-1]
 			continue
 		}
 		h.Fields = append(h.Fields, Field{Name: name, Raw: append([]byte(nil), line...)})
@@ -124,7 +128,9 @@ func validFieldName(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c < 33 || c > 126 || c == ':' {
+		// amavis accepts 8-bit octets in a field name here (its bad-header
+		// check then reports them).
+		if c < 33 || c == 127 || c == ':' {
 			return false
 		}
 	}

@@ -13,13 +13,27 @@ import (
 // 12 characters, as amavis forms it. It also returns the secret_id used to
 // authorise releases; amavis derives mail_id from a hash of the secret, so a
 // mail_id alone does not allow a release.
+//
+// Like amavis, it draws again until the mail_id starts and ends with a
+// letter or digit: the quarantine subdirectory is named after the first
+// character ($quarantine_subdir_levels), and ids starting with '-' would be
+// taken for options on command lines (amavisd-release).
 func NewMailID() (mailID, secretID string) {
-	var secret [9]byte
-	if _, err := rand.Read(secret[:]); err != nil {
-		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on Linux
+	for {
+		var secret [9]byte
+		if _, err := rand.Read(secret[:]); err != nil {
+			panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on Linux
+		}
+		secretID = base64.RawURLEncoding.EncodeToString(secret[:])
+		mailID = MailIDFromSecret(secretID)
+		if isAlnum(mailID[0]) && isAlnum(mailID[len(mailID)-1]) {
+			return mailID, secretID
+		}
 	}
-	secretID = base64.RawURLEncoding.EncodeToString(secret[:])
-	return MailIDFromSecret(secretID), secretID
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
 }
 
 // LogIDs hands out amavis-style log ids: "<pid %05d>-<session %02d>" for the
