@@ -145,9 +145,14 @@ func (e Env) build(name string, _ map[string]any, d *decoder, doc *document) (*C
 	c := &Config{file: name, raw: &raw, banks: banks, set: set}
 	if len(d.errs) == 0 {
 		// Resolve the base and each bank alone, to report ref cycles.
-		cycle := func(name string) {
-			d.errs = append(d.errs, &Error{File: d.file, Key: name,
-				Msg: "lookup refs form a cycle through this setting"})
+		seen := map[string]bool{}
+		cycle := func(stack []string, pos Pos) {
+			e := &Error{File: d.file, Line: pos.Line, Key: stack[len(stack)-2],
+				Msg: "lookup refs form a cycle: " + strings.Join(stack, " → ")}
+			if !seen[e.Error()] {
+				seen[e.Error()] = true
+				d.errs = append(d.errs, e)
+			}
 		}
 		c.base = resolveSettings(raw, cycle)
 		for _, bn := range slices.Sorted(mapsKeys(banks)) {
@@ -225,7 +230,10 @@ func (c *Config) Settings(banks ...string) *Settings {
 	if len(banks) == 0 {
 		return c.base
 	}
-	key := strings.Join(banks, "\x00")
+	key := banks[0]
+	if len(banks) > 1 {
+		key = strings.Join(banks, "\x00")
+	}
 	if v, ok := c.cache.Load(key); ok {
 		return v.(*Settings)
 	}

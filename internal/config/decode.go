@@ -3,8 +3,10 @@ package config
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -473,7 +475,56 @@ func (d *decoder) str(st *setting, path []string, v any) (string, bool) {
 			return "", false
 		}
 	}
+	if err := checkValue(st.check, s); err != nil {
+		d.errf(path, "%v", err)
+		return "", false
+	}
 	return s, true
+}
+
+// checkValue applies a setting's extra check to one string.
+func checkValue(check, s string) error {
+	switch check {
+	case "ip":
+		if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err != nil {
+			return fmt.Errorf("%q is not an IP address", s)
+		}
+	case "bind":
+		if h := strings.Trim(s, "[]"); h != "*" && !validHostname(h) {
+			if _, err := netip.ParseAddr(h); err != nil {
+				return fmt.Errorf("%q is not an address to bind to (an IP address, [IPv6], a host name or *)", s)
+			}
+		}
+	case "socket":
+		return checkSocketSpec(s)
+	}
+	return nil
+}
+
+// checkSocketSpec validates amavis's @listen_sockets forms: unix:/path,
+// inet:host:port, inet6:[::1]:port, /path, a bare port, host:port.
+func checkSocketSpec(s string) error {
+	bad := fmt.Errorf("bad socket %q (want unix:/path, inet:host:port, inet6:[addr]:port, /path, port or host:port)", s)
+	switch {
+	case strings.HasPrefix(s, "unix:"):
+		if !strings.HasPrefix(s[5:], "/") {
+			return bad
+		}
+		return nil
+	case strings.HasPrefix(s, "/"):
+		return nil
+	}
+	rest := strings.TrimPrefix(strings.TrimPrefix(s, "inet6:"), "inet:")
+	if n, err := strconv.Atoi(rest); err == nil {
+		if n < 1 || n > 65535 {
+			return bad
+		}
+		return nil
+	}
+	if _, _, err := splitHostPort(rest); err != nil || strings.Contains(rest, "*") {
+		return bad
+	}
+	return nil
 }
 
 func validHeaderName(s string) bool {
@@ -570,6 +621,13 @@ func (d *decoder) strings(st *setting, path []string, v any) ([]string, bool) {
 			d.errf(ep, "%q is not one of %s", s, strings.Join(st.enum, ", "))
 			ok = false
 			continue
+		}
+		if st != nil {
+			if err := checkValue(st.check, s); err != nil {
+				d.errf(ep, "%v", err)
+				ok = false
+				continue
+			}
 		}
 		out = append(out, s)
 	}

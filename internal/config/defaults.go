@@ -149,6 +149,23 @@ func boolSet(names string, v bool, m map[string]bool) map[string]bool {
 // 25-amavis_helpers, 01-debian), except where docs/configuration.md says
 // mavis differs on purpose.
 func defaultSettings(env Env) Settings {
+	s := staticDefaults()
+	s.MyHome = Some(env.stateDir())
+	s.MyDomain = Some(env.mydomain())
+	s.MyHostname = Some(env.hostname())
+	s.InetSocketBind = []string{"127.0.0.1"}
+	if env.IPv6 {
+		s.InetSocketBind = []string{"127.0.0.1", "[::1]"}
+	}
+	return s
+}
+
+// staticDefaults are the defaults that do not depend on the machine,
+// built once (compiling their regexps once). The result shares its maps
+// and slices with every Config; nothing modifies them in place.
+var staticDefaults = sync.OnceValue(func() Settings { return builtinSettings(Env{}) })
+
+func builtinSettings(env Env) Settings {
 	bind := []string{"127.0.0.1"}
 	if env.IPv6 {
 		bind = append(bind, "[::1]")
@@ -661,7 +678,7 @@ func mkAssign(name string, v any) assign {
 // setting by default (sa_kill_level_deflt → spam_kill_level_maps), the
 // setting to use in a policy bank instead.
 func bankAlternative(name string) string {
-	def := defaultSettings(Env{})
+	def := staticDefaults()
 	var alts []string
 	for _, st := range schema.list {
 		if st.kind != kMaps || !st.dyn {

@@ -18,7 +18,7 @@ import (
 // their refs (`{ ref = "local_domains_acl" }`) as configured.
 func (c *Config) Dump(w io.Writer, onlySet bool) error {
 	bw := bufio.NewWriter(w)
-	def := defaultSettings(Env{})
+	def := staticDefaults()
 	fmt.Fprintf(bw, "# mavis configuration, from %s\n", c.file)
 	var sections []*setting
 	for _, st := range schema.list {

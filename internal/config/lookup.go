@@ -141,7 +141,8 @@ func CompileRegexp(src string) (*Regexp, error) {
 	re, err := regexp.Compile(pat)
 	if err != nil {
 		msg := err.Error()
-		if strings.Contains(msg, "invalid or unsupported Perl syntax") {
+		if strings.Contains(msg, "invalid or unsupported Perl syntax") ||
+			strings.Contains(pat, "(?<=") || strings.Contains(pat, "(?<!") {
 			msg += " (Go regexps have no look-around or back-references)"
 		}
 		return nil, fmt.Errorf("bad regexp %q: %s", src, msg)
@@ -279,11 +280,7 @@ func ParseIPACLEntry(raw string) (IPACLEntry, error) {
 		if err != nil {
 			return bad("not an IPv6 address")
 		}
-		ip = a.WithZone("")
-		if ip.Is4In6() {
-			ip = ip.Unmap()
-			bits = 32
-		}
+		ip = a.WithZone("") // IPv4-mapped stays in the 128-bit space, as in amavis
 	} else {
 		fields := strings.Split(addr, ".")
 		if len(fields) > 4 {

@@ -35,13 +35,13 @@ func hasRef(m Maps) bool {
 type resolver struct {
 	s       *Settings
 	stack   []string
-	onCycle func(name string)
+	onCycle func(stack []string, pos Pos)
 }
 
 // resolveSettings resolves every lookup list of s (a copy) and returns it.
 // onCycle, when not nil, is told about reference cycles, which resolve to
 // nothing.
-func resolveSettings(s Settings, onCycle func(string)) *Settings {
+func resolveSettings(s Settings, onCycle func(stack []string, pos Pos)) *Settings {
 	r := &resolver{s: &s, onCycle: onCycle}
 	for _, st := range schema.list {
 		f := st.field(&s)
@@ -112,19 +112,19 @@ func (r *resolver) maps(m Maps) Maps {
 			out = append(out, sp)
 			continue
 		}
-		out = append(out, r.target(sp.Ref)...)
+		out = append(out, r.target(sp.Ref, sp.Pos)...)
 	}
 	return out
 }
 
-func (r *resolver) target(name string) Maps {
+func (r *resolver) target(name string, pos Pos) Maps {
 	st := schema.byName[name]
 	if st == nil || !refable(st) {
 		return nil
 	}
 	if slices.Contains(r.stack, st.name) {
 		if r.onCycle != nil {
-			r.onCycle(st.name)
+			r.onCycle(append(slices.Clone(r.stack), st.name), pos)
 		}
 		return nil
 	}

@@ -165,6 +165,7 @@ type setting struct {
 	keys     string // lookup key domain of a *_maps: addr, ip, name
 	res      string // result type: bool, num, str, destiny, method, bank, maps, rules, any
 	method   string // "quarantine": value is a quarantine method
+	check    string // extra value check: bind, ip, socket
 	min, max *float64
 	enum     []string
 	upstream string
@@ -217,6 +218,8 @@ func buildRegistry(t reflect.Type, prefix []int) *registry {
 				st.res = val
 			case "method":
 				st.method = val
+			case "check":
+				st.check = val
 			case "min", "max":
 				n, err := strconv.ParseFloat(val, 64)
 				if err != nil {

@@ -60,8 +60,8 @@ type Settings struct {
 
 	// ----- Listening -----
 	InetSocketPort       []int             `amavis:"inet_socket_port,sec=Listening" up:"undef (Debian 10024)"`
-	InetSocketBind       []string          `amavis:"inet_socket_bind" up:"['127.0.0.1','[::1]']"`
-	ListenSockets        []string          `amavis:"listen_sockets" up:"()"`
+	InetSocketBind       []string          `amavis:"inet_socket_bind,check=bind" up:"['127.0.0.1','[::1]']"`
+	ListenSockets        []string          `amavis:"listen_sockets,check=socket" up:"()"`
 	ListenQueueSize      Opt[int]          `amavis:"listen_queue_size,min=1" up:"undef"`
 	UnixSocketname       Opt[string]       `amavis:"unix_socketname" up:"undef (Debian /var/lib/amavis/amavisd.sock)"`
 	UnixSocketMode       Opt[int]          `amavis:"unix_socket_mode,min=0,max=4095" up:"undef"`
@@ -133,7 +133,7 @@ type Settings struct {
 	SMTPConnectionCacheEnable     Opt[bool]   `amavis:"smtp_connection_cache_enable" up:"1"`
 	SMTPTLSClientOptions          Table       `amavis:"smtp_tls_client_options" up:"(SSL_verifycn_scheme => 'smtp')"`
 	SMTPTLSClientVerifycnNameMaps Table       `amavis:"smtp_tls_client_verifycn_name_maps" up:"()"`
-	LocalClientBindAddress        Opt[string] `amavis:"local_client_bind_address,dyn" up:"undef"`
+	LocalClientBindAddress        Opt[string] `amavis:"local_client_bind_address,dyn,check=ip" up:"undef"`
 	LocalDeliveryAliases          Table       `amavis:"local_delivery_aliases,dyn" up:"(built in)"`
 
 	// ----- Destinies and lovers -----

@@ -303,7 +303,9 @@ func uuDecodeLine(out, l []byte, bad *int64) []byte {
 		return out
 	}
 	l = l[1:]
-	if len(l) < (n*4+2)/3-3 { // far too short for its count: not a data line
+	// at most one character (a stripped trailing blank) may be missing;
+	// a shorter line is not uuencoded data (e.g. a mangled "end")
+	if len(l) < (n*4+2)/3-1 {
 		*bad++
 		return out
 	}

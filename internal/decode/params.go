@@ -31,15 +31,15 @@ func parseStructured(v string) (token string, params []param, errs []string) {
 	for i < len(v) && v[i] != ';' {
 		i++
 	}
+	if sp := strings.IndexAny(v[:i], " \t"); sp >= 0 && strings.Contains(v[sp:i], "=") {
+		// "text/plain name=x": the ';' is missing
+		errs = append(errs, "missing ';' after media type")
+		v = v[:sp] + ";" + v[sp:]
+		i = sp
+	}
 	token = strings.ToLower(strings.TrimSpace(stripComments(v[:i])))
 	if sp := strings.IndexAny(token, " \t"); sp >= 0 {
-		rest := strings.TrimSpace(v[sp:i])
 		token = token[:sp]
-		if strings.Contains(rest, "=") {
-			errs = append(errs, "missing ';' after media type")
-			i = sp
-			v = v[:sp] + ";" + v[sp:]
-		}
 	}
 	for i < len(v) {
 		if v[i] == ';' || v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n' {

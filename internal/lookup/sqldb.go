@@ -360,6 +360,20 @@ func (d *DB) queryOne(ctx context.Context, i int, q string, args []any, maxRows 
 	for j := range cols {
 		cols[j] = strings.ToLower(cols[j])
 	}
+	// single-precision columns (MySQL FLOAT, PostgreSQL real): read the
+	// decimal the user stored (4.9, not 4.900000095367432), as amavis gets
+	// it from DBI as text
+	single := make([]bool, len(cols))
+	if d := d.dsns[i].Driver; d != DriverSQLite {
+		if cts, err := rows.ColumnTypes(); err == nil {
+			for j, ct := range cts {
+				switch strings.ToUpper(ct.DatabaseTypeName()) {
+				case "FLOAT4", "FLOAT", "REAL":
+					single[j] = true
+				}
+			}
+		}
+	}
 	var out []Row
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
@@ -372,7 +386,11 @@ func (d *DB) queryOne(ctx context.Context, i int, q string, args []any, maxRows 
 		}
 		r := make(Row, len(cols))
 		for j, c := range cols {
-			r[c] = normalizeSQLValue(vals[j])
+			v := normalizeSQLValue(vals[j])
+			if f, ok := v.(float64); ok && single[j] {
+				v = normalizeSQLValue(float32(f))
+			}
+			r[c] = v
 		}
 		out = append(out, r)
 		if maxRows > 0 && len(out) >= maxRows {

@@ -33,6 +33,20 @@
 // whole; the size is the RFC 1870 size of what is stored (CRLF counted,
 // stuffing dots not).
 //
+// # Timeouts, shutdown and limits
+//
+// Options.IdleTimeout ($smtpd_timeout) is re-armed before every read, also
+// during DATA. When it expires between commands the client gets amavis's
+// "421 4.3.2 Service shutting down, closing channel, during waiting for
+// input from client", during DATA "421 4.3.2 Service shutting down, timed
+// out during waiting for input from client" (the message is dropped, the
+// handler is not called). Handler.Process gets a context with the
+// Options.ChildTimeout deadline. Shutdown lets a message being received or
+// processed finish and answers idle sessions
+// "421 4.3.2 Service shutting down, closing channel". At most maxServers
+// sessions run at once; further connections are accepted but not greeted
+// until a slot frees, as with amavis's pre-forked children.
+//
 // # Differences from amavis, on purpose
 //
 //   - Command lines containing a bare CR or LF are answered

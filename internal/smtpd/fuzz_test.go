@@ -2,8 +2,15 @@ package smtpd
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mavis-filter/mavis/internal/mail"
 )
 
 // checkWire verifies that a reply's wire form is well formed: CRLF lines of
@@ -139,6 +146,76 @@ func FuzzData(f *testing.F) {
 		limited, _, _, d3 := decodeAll(in, 7, 10)
 		if d3.size != d1.size || len(limited) > 10 || d3.oversized != (d1.size > 10) {
 			t.Fatalf("limit: size %d stored %d oversized %v", d3.size, len(limited), d3.oversized)
+		}
+	})
+}
+
+// FuzzSession feeds arbitrary client input to a real session over TCP and
+// checks that the server answers only with well-formed replies, ends the
+// session when the input ends, and leaves no spool file behind.
+func FuzzSession(f *testing.F) {
+	for _, s := range []string{
+		"EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n",
+		"LHLO x\r\nXFORWARD ADDR=1.2.3.4\r\nMAIL FROM:<> SIZE=10\r\nRCPT TO:<a> NOTIFY=NEVER\r\nRCPT TO:<b>\r\nDATA\r\n..\r\n.\n.\r\n",
+		"HELO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\n" + strings.Repeat("x", 70000) + "\r\n.\r\n",
+		"NOOP\nNOOP\r\n\r\n\x00\r\nFOO\r\nRSET x\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	dir := f.TempDir()
+	h := HandlerFunc(func(_ context.Context, m *mail.Message) mail.Outcome {
+		if m.Header == nil || m.Body == nil {
+			panic("incomplete message")
+		}
+		o := mail.Outcome{SMTP: mail.Reply{Code: 250, Enh: "2.0.0", Text: "Ok " + m.LogID}}
+		for range m.Envelope.Rcpts {
+			o.PerRcpt = append(o.PerRcpt, o.SMTP)
+		}
+		return o
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	srv := New(h, func() *Options {
+		return &Options{TempDir: dir, SpoolThreshold: 1024, MaxLineLength: 512, MessageSizeLimit: 65536, RecipientLimit: 5}
+	}, 2, nil, nil)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), ln, false) }()
+	f.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		<-served
+	})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		outc := make(chan []byte, 1)
+		go func() {
+			b, _ := io.ReadAll(conn)
+			outc <- b
+		}()
+		conn.Write(in) // may fail once the server has ended the session
+		conn.(*net.TCPConn).CloseWrite()
+		out := <-outc
+		if !bytes.HasSuffix(out, []byte("\r\n")) {
+			t.Fatalf("output does not end in CRLF: %q", out)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(out), "\r\n"), "\r\n")
+		if !strings.HasPrefix(lines[0], "220 ") {
+			t.Fatalf("greeting %q", lines[0])
+		}
+		for _, l := range lines {
+			if len(l) < 4 || len(l) > maxReplyLine || !isDigit(l[0]) || !isDigit(l[1]) || !isDigit(l[2]) || (l[3] != ' ' && l[3] != '-') ||
+				strings.ContainsAny(l, "\r\n") {
+				t.Fatalf("bad reply line %q in %q", l, out)
+			}
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Fatalf("spool files left: %v", ents)
 		}
 	})
 }

@@ -19,7 +19,7 @@ import (
 
 func TestIdleTimeout(t *testing.T) {
 	h := &recorder{}
-	ts := startServer(t, h, &Options{IdleTimeout: 300 * time.Millisecond, SpoolThreshold: 16}, 1, false)
+	ts := startServer(t, h, &Options{IdleTimeout: 600 * time.Millisecond, SpoolThreshold: 16}, 1, false)
 
 	t.Run("between commands", func(t *testing.T) {
 		c := dial(t, ts.addr)
@@ -148,7 +148,7 @@ func TestShutdown(t *testing.T) {
 	idle := dial(t, addr)
 	idle.greetEHLO()
 	idle.cmd("MAIL FROM:<a@b>", "250 2.1.0 Sender <a@b> OK") // in a transaction, but idle
-	waiting := dial(t, addr)                                   // no slot: waits ungreeted
+	waiting := dial(t, addr)                                 // no slot: waits ungreeted
 
 	busy.cmd("MAIL FROM:<a@b>", "250 2.1.0 Sender <a@b> OK")
 	busy.cmd("RCPT TO:<c@d>", "250 2.1.5 Recipient <c@d> OK")

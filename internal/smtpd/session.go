@@ -214,7 +214,7 @@ func (s *session) serve(ctx context.Context) {
 			return
 		}
 		if s.msgLogger.Enabled(ctx, lvl4) {
-			s.msgLogger.Log(ctx, lvl4, s.proto+"< "+line)
+			s.msgLogger.Log(ctx, lvl4, s.proto+"< "+sanitizeReply(line))
 		}
 		if quit := s.command(ctx, line); quit {
 			return
@@ -422,7 +422,7 @@ func (s *session) mailFrom(args, line string) {
 	s.client = clientInfo(s.xforward)
 	clear(s.xforward)
 	if q := quoteAddr(s.sender); q != path {
-		s.msgLogger.Log(context.Background(), lvl2, "address modified (sender): "+path+" -> "+q)
+		s.msgLogger.Log(context.Background(), lvl2, sanitizeReply("address modified (sender): "+path+" -> "+q))
 	}
 	s.reply(false, "250 2.1.0 Sender "+path+" OK")
 }
@@ -443,12 +443,12 @@ func (s *session) rcptTo(args, line string) {
 	addr := unquoteAddr(path)
 	if q := quoteAddr(addr); q != path && params.ORcpt == "" && e == "" {
 		// RFC 3461: keep the recipient as the client wrote it
-		s.msgLogger.Log(context.Background(), lvl2, "address modified (recip): "+path+" -> "+q+", setting orcpt")
+		s.msgLogger.Log(context.Background(), lvl2, sanitizeReply("address modified (recip): "+path+" -> "+q+", setting orcpt"))
 		params.ORcpt = "rfc822;" + xtextEncode(path[1:len(path)-1])
 	}
 	if e == "" && s.opts.MessageSizeLimit > 0 && s.params.Size > s.opts.MessageSizeLimit {
 		e = fmt.Sprintf("552 5.3.4 Declared message size (%d B) exceeds size limit for recipient %s", s.params.Size, path)
-		s.msgLogger.Info(fmt.Sprintf("%s REJECT 'RCPT TO': %s", s.proto, e))
+		s.msgLogger.Info(sanitizeReply(fmt.Sprintf("%s REJECT 'RCPT TO': %s", s.proto, e)))
 		s.reply(false, e)
 		return
 	}
@@ -499,11 +499,14 @@ func (s *session) data(ctx context.Context, args, line string) (quit bool) {
 	}
 
 	spool := mail.NewSpool(s.opts.TempDir, s.opts.SpoolThreshold)
-	defer func() {
+	// The spool goes before the reply is sent, on every path (Close is
+	// idempotent; the deferred call covers a broken connection).
+	closeSpool := func() {
 		if err := spool.Close(); err != nil {
 			s.msgLogger.Warn("smtpd: " + err.Error())
 		}
-	}()
+	}
+	defer closeSpool()
 	if s.spoolW == nil {
 		s.spoolW = bufio.NewWriterSize(spool, spoolBufSize)
 	} else {
@@ -529,6 +532,9 @@ func (s *session) data(ctx context.Context, args, line string) (quit bool) {
 	}
 	s.spoolW.Reset(nil)
 
+	if dec.oversized || dec.err != nil {
+		closeSpool()
+	}
 	switch {
 	case dec.oversized:
 		msg := fmt.Sprintf("552 5.3.4 Message size (%d B) exceeds size limit", dec.size)
@@ -542,6 +548,7 @@ func (s *session) data(ctx context.Context, args, line string) (quit bool) {
 
 	hdr, err := mail.ParseHeader(spool.Reader())
 	if err != nil {
+		closeSpool()
 		msg := "451 4.5.0 Error in processing: " + err.Error()
 		s.msgLogger.Error(s.proto + " TROUBLE: " + msg)
 		return !s.reply(true, msg)
@@ -566,6 +573,7 @@ func (s *session) data(ctx context.Context, args, line string) (quit bool) {
 	m.Conn.Protocol = s.messageProto()
 
 	out := s.process(ctx, m)
+	closeSpool()
 	if !s.lmtp {
 		s.reply(false, out.SMTP.String())
 	} else {

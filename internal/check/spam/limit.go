@@ -55,7 +55,7 @@ func TruncateSize(size, headerSize, bodyLimit, headerCap, extra int64) int64 {
 // empty line that ends it (amavis's orig_header_size). A message without an
 // empty line is all header.
 func HeaderSize(r io.ReaderAt, size int64) (int64, error) {
-	const chunk = 32 << 10
+	const chunk = 4 << 10
 	buf := make([]byte, chunk+3)
 	// prev holds the last 3 bytes of the previous chunk, so that a
 	// separator split across chunks is found.

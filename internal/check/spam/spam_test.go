@@ -206,7 +206,7 @@ func TestQuoteAddr(t *testing.T) {
 
 func TestTruncateSize(t *testing.T) {
 	for _, tc := range []struct {
-		name                                   string
+		name                                  string
 		size, hdr, limit, hdrCap, extra, want int64
 	}{
 		{"no limit", 10 << 20, 1000, -1, SpamdHeaderCap, 1, 0},

@@ -463,3 +463,35 @@ func BenchmarkCheck(b *testing.B) {
 		})
 	}
 }
+
+// TestUnixSocket: "unix:/path" talks HTTP over a unix socket.
+func TestUnixSocket(t *testing.T) {
+	sock := t.TempDir() + "/rspamd.sock"
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotPath, gotRcpts string
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		gotPath, gotRcpts = r.URL.Path, strings.Join(r.Header.Values("Rcpt"), " ")
+		_, _ = io.WriteString(w, `{"score":3.5,"required_score":15,"action":"no action","symbols":{"X":{"name":"X","score":3.5}}}`)
+	}), ReadHeaderTimeout: time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	c, err := New(Config{URL: "unix:" + sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
+	req := request([]byte("Subject: x\r\n\r\nbody\r\n"))
+	req.Rcpts = []string{"a@example.org", "b c@example.org"}
+	res, err := c.Check(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Score != 3.5 || spam.FormatTests(res.Tests, true) != "X=3.5" || gotPath != "/checkv2" ||
+		gotRcpts != `<a@example.org> <"b c"@example.org>` {
+		t.Errorf("result %+v, path %q, rcpts %q", res, gotPath, gotRcpts)
+	}
+}

@@ -94,7 +94,7 @@ func TestMatchesAmavisReference(t *testing.T) {
 		cmd        Command
 		withScores bool
 	}{
-		{"full", Headers, true},  // amavis + SpamAssassin in-process
+		{"full", Headers, true},   // amavis + SpamAssassin in-process
 		{"spamd", Symbols, false}, // amavis + SpamdClient
 	} {
 		files, _ := filepath.Glob(filepath.Join(referenceSamples, mode.dir, "*.10024.out1.eml"))

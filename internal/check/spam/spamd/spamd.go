@@ -5,10 +5,13 @@
 // (SYMBOLS), the tests with their scores (REPORT) or SpamAssassin's own
 // X-Spam-Status with the autolearn status (HEADERS).
 //
-// It is our own code: the Go spamd clients (baruwa-enterprise/spamd-client,
-// teamwork/spamc and others) cannot be had from the module proxy here, are
-// unmaintained, or lack compression and bounded timeouts (go-libraries.md
-// §1 item 10, §2.10); the protocol is small.
+// It is our own code. Of the Go spamd clients, teamwork/spamc cannot be had
+// (the module proxy answers 403) and baruwa-enterprise/spamd-client v1.0.1
+// can be had only by its explicit version, is unmaintained since 2021 and
+// MPL-2.0 (go-libraries.md §1 item 10, §2.10). We also need things specific
+// to amavis compatibility — its pseudo header and truncation rule, the
+// REPORT table and X-Spam-Tests parsing, context-bound deadlines on every
+// read and write — and the protocol itself is small.
 //
 // As amavis's SpamdClient does, the message is prefixed with the synthesized
 // header fields Return-Path, X-Envelope-To, X-Amavis-AV-Status (when given),
@@ -203,7 +206,7 @@ func (c *Client) Check(ctx context.Context, req *spam.Request) (*spam.Result, er
 	if c.cfg.Compress {
 		var buf bytes.Buffer
 		zw := zlib.NewWriter(&buf)
-		if _, err := io.Copy(zw, body); err != nil {
+		if _, err := io.Copy(zw, ctxReader{ctx, body}); err != nil {
 			return nil, fmt.Errorf("spamd: compressing message: %w", err)
 		}
 		if err := zw.Close(); err != nil {
@@ -232,7 +235,7 @@ func (c *Client) Check(ctx context.Context, req *spam.Request) (*spam.Result, er
 	}
 	hdr.WriteString("\r\n")
 
-	bw := bufio.NewWriterSize(conn, 64<<10)
+	bw := bufio.NewWriterSize(conn, 16<<10)
 	werr := func() error {
 		if _, err := bw.WriteString(hdr.String()); err != nil {
 			return err
@@ -256,7 +259,7 @@ func (c *Client) Check(ctx context.Context, req *spam.Request) (*spam.Result, er
 		}
 		return nil
 	}()
-	br := bufio.NewReaderSize(conn, 16<<10)
+	br := bufio.NewReaderSize(conn, 4<<10)
 	if werr != nil {
 		// spamd may have answered (and closed) early with an error: report it
 		if ctx.Err() == nil {
@@ -421,6 +424,23 @@ func sanitize(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// ctxReader stops reading when ctx is done (compressing a big message
+// takes time too, and must stay within the check's deadline).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if len(p) > 64<<10 {
+		p = p[:64<<10]
+	}
+	return c.r.Read(p)
 }
 
 // messageReader returns prefix + message, n bytes in all. When truncated,

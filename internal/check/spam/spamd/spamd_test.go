@@ -1,6 +1,7 @@
 package spamd
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -505,4 +507,59 @@ func BenchmarkVsSpamc(b *testing.B) {
 			b.ReportMetric(float64(theirs)/float64(ours), "spamc/mavis-time")
 		})
 	}
+}
+
+// BenchmarkClientOverhead measures the client alone: a local listener reads
+// each request (by its Content-length) and answers a fixed REPORT reply at
+// once, so SpamAssassin's time is out of the picture.
+func BenchmarkClientOverhead(b *testing.B) {
+	reply := "SPAMD/1.1 0 EX_OK\r\nContent-length: " + strconv.Itoa(len(reportBody)) +
+		"\r\nSpam: True ; 1002.2 / 5.0\r\n\r\n" + reportBody
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			br := bufio.NewReader(conn)
+			n := 0
+			for {
+				l, err := br.ReadString('\n')
+				if err != nil {
+					break
+				}
+				if v, ok := strings.CutPrefix(l, "Content-length: "); ok {
+					n, _ = strconv.Atoi(strings.TrimSpace(v))
+				}
+				if l == "\r\n" {
+					_, _ = io.CopyN(io.Discard, br, int64(n))
+					_, _ = io.WriteString(conn, reply)
+					break
+				}
+			}
+			conn.Close()
+		}
+	}()
+	defer func() { ln.Close(); wg.Wait() }()
+	c, err := New(Config{Addrs: []string{ln.Addr().String()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := sample(b, "sample-nonspam.txt")
+	req := request(msg)
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := c.Check(context.Background(), req)
+		if err != nil || len(res.Tests) != 6 {
+			b.Fatalf("%v %+v", err, res)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "checks/s")
 }

@@ -31,7 +31,8 @@
 //     it; clamd must be able to read the directory.
 //   - zFILDES on Unix sockets: the file descriptor is passed to clamd, which
 //     reads the file without a copy over the socket and without path
-//     permissions.
+//     permissions (one request at a time: a descriptor sent while clamd still
+//     reads an earlier request reaches the wrong command).
 //   - zPING, zVERSION.
 //
 // Replies are parsed by [ParseReply]: "stream: OK", "stream: <name> FOUND",
