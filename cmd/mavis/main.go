@@ -18,6 +18,7 @@ import (
 
 	"github.com/mavis-filter/mavis/internal/app"
 	"github.com/mavis-filter/mavis/internal/config"
+	"github.com/mavis-filter/mavis/internal/decode"
 	"github.com/mavis-filter/mavis/internal/mail"
 	"github.com/mavis-filter/mavis/internal/pipeline"
 	"github.com/mavis-filter/mavis/internal/version"
@@ -98,7 +99,7 @@ func configCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	if _, err := app.Build(cfg); err != nil {
+	if _, err := app.Build(cfg, decode.FindTools(nil)); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
@@ -141,7 +142,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	snap, err := app.Build(cfg)
+	snap, err := app.Build(cfg, decode.FindTools(nil))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -157,6 +158,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		Logger:   slog.New(slog.DiscardHandler),
 	}
 	a, err := p.Analyze(context.Background(), m, snap.Pipeline)
+	defer a.Close()
 	if err != nil {
 		fmt.Fprintf(stderr, "mavis check: %v\n", err)
 		return 1
@@ -265,10 +267,47 @@ func printAnalysis(w io.Writer, m *mail.Message, a *pipeline.Analysis) {
 			fmt.Fprintln(w, "  "+f)
 		}
 	}
-	fmt.Fprintln(w, "would add header fields:")
-	for _, f := range a.Add {
-		for _, line := range strings.Split(strings.TrimRight(string(f.Raw), "\r\n"), "\r\n") {
+	if a.Parts != "" {
+		fmt.Fprintln(w, "parts:")
+		for _, line := range strings.Split(strings.TrimRight(a.Parts, "\n"), "\n") {
 			fmt.Fprintln(w, "  "+line)
+		}
+	}
+	if len(a.BadHdr) > 0 {
+		fmt.Fprintln(w, "bad header:")
+		for _, b := range a.BadHdr {
+			fmt.Fprintln(w, "  "+b)
+		}
+	}
+	if len(a.Scanners) > 0 {
+		fmt.Fprintln(w, "virus scanners:")
+		for _, sc := range a.Scanners {
+			line := fmt.Sprintf("  %s: %s", sc.Name, sc.Verdict)
+			if len(sc.Viruses) > 0 {
+				line += " (" + strings.Join(sc.Viruses, ", ") + ")"
+			}
+			if sc.Error != "" {
+				line += ": " + sc.Error
+			}
+			fmt.Fprintln(w, line+", "+sc.Elapsed)
+		}
+	}
+	for _, r := range a.Rcpts {
+		fmt.Fprintf(w, "recipient <%s>%s: %s, %s\n", r.Addr, map[bool]string{true: " (local)", false: ""}[r.Local], r.CCat, r.Destiny)
+		for _, h := range r.Banned {
+			fmt.Fprintf(w, "  banned: %s (rule %s)\n", h.Reason, h.Rule)
+		}
+		if r.Decision.Blocked {
+			continue
+		}
+		fmt.Fprintln(w, "  would add header fields:")
+		for _, f := range r.Add {
+			for _, line := range strings.Split(strings.TrimRight(string(f.Raw), "\r\n"), "\r\n") {
+				fmt.Fprintln(w, "    "+line)
+			}
+		}
+		if r.Subject != nil {
+			fmt.Fprintln(w, "  would replace: "+strings.TrimRight(string(r.Subject.Raw), "\r\n"))
 		}
 	}
 }

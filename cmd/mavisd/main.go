@@ -28,6 +28,7 @@ import (
 
 	"github.com/mavis-filter/mavis/internal/app"
 	"github.com/mavis-filter/mavis/internal/config"
+	"github.com/mavis-filter/mavis/internal/decode"
 	"github.com/mavis-filter/mavis/internal/deliver"
 	"github.com/mavis-filter/mavis/internal/logging"
 	"github.com/mavis-filter/mavis/internal/mail"
@@ -99,12 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mavisd: refusing to start, configuration errors:\n%v\n", err)
 		return exConfig
 	}
-	snap, err := app.Build(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "mavisd: refusing to start: %v\n", err)
-		return exConfig
-	}
-	lopts := app.LoggingOptions(snap.Settings)
+	lopts := app.LoggingOptions(cfg.Settings())
 	lopts.Stderr = stderr
 	logger, closer, err := logging.New(lopts)
 	if err != nil {
@@ -112,10 +108,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exConfig
 	}
 	defer closer.Close()
+	tools := decode.FindTools(logger)
+	snap, err := app.Build(cfg, tools)
+	if err != nil {
+		fmt.Fprintf(stderr, "mavisd: refusing to start: %v\n", err)
+		return exConfig
+	}
 	for _, w := range cfg.Warnings() {
 		logger.Warn(w.String())
 	}
-	return serve(*cfgPath, snap, logger)
+	return serve(*cfgPath, snap, tools, logger)
 }
 
 func loadConfig(path string) (*config.Config, error) {
@@ -125,7 +127,7 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-func serve(cfgPath string, snap *app.Snapshot, logger *slog.Logger) int {
+func serve(cfgPath string, snap *app.Snapshot, tools *decode.Tools, logger *slog.Logger) int {
 	spoolDir, err := app.PrepareDirs(snap.Settings, logger)
 	if err != nil {
 		logger.Error("startup failed", "err", err)
@@ -142,6 +144,7 @@ func serve(cfgPath string, snap *app.Snapshot, logger *slog.Logger) int {
 		Settings:  func() *pipeline.Settings { return cur.Load().Pipeline },
 		Forwarder: fwd,
 		Logger:    logger,
+		WorkDir:   spoolDir,
 	}
 	opts := func() *smtpd.Options {
 		o := *cur.Load().SMTP
@@ -181,7 +184,7 @@ func serve(cfgPath string, snap *app.Snapshot, logger *slog.Logger) int {
 			return exOK
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				reload(cfgPath, &cur, logger)
+				reload(cfgPath, &cur, tools, logger)
 				continue
 			}
 			logger.Info(fmt.Sprintf("got %v, stopping: no new connections, finishing messages in flight", sig))
@@ -201,7 +204,7 @@ func serve(cfgPath string, snap *app.Snapshot, logger *slog.Logger) int {
 
 // reload loads and checks the configuration file again and swaps the
 // snapshot atomically; on any error the running configuration stays.
-func reload(cfgPath string, cur *atomic.Pointer[app.Snapshot], logger *slog.Logger) {
+func reload(cfgPath string, cur *atomic.Pointer[app.Snapshot], tools *decode.Tools, logger *slog.Logger) {
 	if cfgPath == "" {
 		logger.Info("SIGHUP: running on embedded defaults, nothing to reload")
 		return
@@ -209,7 +212,7 @@ func reload(cfgPath string, cur *atomic.Pointer[app.Snapshot], logger *slog.Logg
 	cfg, err := config.Load(cfgPath)
 	if err == nil {
 		var snap *app.Snapshot
-		if snap, err = app.Build(cfg); err == nil {
+		if snap, err = app.Build(cfg, tools); err == nil {
 			cur.Store(snap)
 			for _, w := range cfg.Warnings() {
 				logger.Warn(w.String())

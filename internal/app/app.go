@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mavis-filter/mavis/internal/config"
+	"github.com/mavis-filter/mavis/internal/decode"
 	"github.com/mavis-filter/mavis/internal/deliver"
 	"github.com/mavis-filter/mavis/internal/logging"
 	"github.com/mavis-filter/mavis/internal/pipeline"
@@ -36,9 +37,9 @@ type Snapshot struct {
 }
 
 // Build derives a snapshot from a loaded configuration.
-func Build(cfg *config.Config) (*Snapshot, error) {
+func Build(cfg *config.Config, tools *decode.Tools) (*Snapshot, error) {
 	s := cfg.Settings()
-	ps, err := PipelineSettings(s)
+	ps, err := PipelineSettings(s, tools)
 	if err != nil {
 		return nil, err
 	}
@@ -99,50 +100,31 @@ func portProtocol(cfg *config.Config, port string) string {
 }
 
 // PipelineSettings maps the settings onto the pipeline's.
-func PipelineSettings(s *config.Settings) (*pipeline.Settings, error) {
+func PipelineSettings(s *config.Settings, tools *decode.Tools) (*pipeline.Settings, error) {
 	fm := s.ForwardMethod.First()
 	meth, err := deliver.ParseMethod(fm.Raw)
 	if err != nil {
 		return nil, fmt.Errorf("forward_method: %w", err)
 	}
-	local := localDomains(s.LocalDomainsACL)
+	rm, err := compileRecipientMaps(s)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := checks(s, tools)
+	if err != nil {
+		return nil, err
+	}
 	return &pipeline.Settings{
 		Product:       Product,
 		MyHostname:    s.MyHostname.Or("localhost"),
 		LocalhostName: s.LocalhostName.Or("localhost"),
 		Forward:       meth,
-		IsLocal:       local,
+		Resolve:       rm.resolve,
+		Checks:        ch,
 		Originating:   s.Originating.Or(false),
 		SoftBounce:    s.SoftBounce.Or(false),
 		PolicyBank:    s.PolicyBankPath,
 	}, nil
-}
-
-// localDomains implements amavis's ACL semantics for local_domains_acl:
-// entries are domains; ".example.com" also matches its subdomains; "!" in
-// front negates; the first matching entry decides.
-func localDomains(acl []string) func(addr string) bool {
-	return func(addr string) bool {
-		_, dom, ok := strings.Cut(addr, "@")
-		if !ok {
-			return false
-		}
-		dom = strings.ToLower(strings.TrimSuffix(dom, "."))
-		for _, e := range acl {
-			neg := strings.HasPrefix(e, "!")
-			e = strings.ToLower(strings.TrimPrefix(e, "!"))
-			match := false
-			if strings.HasPrefix(e, ".") {
-				match = dom == e[1:] || strings.HasSuffix(dom, e)
-			} else {
-				match = dom == e
-			}
-			if match {
-				return !neg
-			}
-		}
-		return false
-	}
 }
 
 // LoggingOptions maps the logging settings.

@@ -881,6 +881,7 @@ syslog_priority = "debug"
 enable_global_cache = 1
 sa_timeout = 60
 min_servers = 4
+max_requests = 20
 client_ipaddr_policy = [{ maps = [{ ref = "mynetworks_maps" }], banks = "MYNETS" }]
 `)
 	var got []string
@@ -890,7 +891,7 @@ client_ipaddr_policy = [{ maps = [{ ref = "mynetworks_maps" }], banks = "MYNETS"
 	want := []string{
 		`t.toml:5: key "sa_timeout": retired in amavis 2.7; changing it has no effect`,
 		`t.toml:6: key "min_servers": accepted for compatibility; it has no effect in mavis`,
-		`t.toml:7: key "client_ipaddr_policy[0].banks": policy bank MYNETS is not defined, so mail from these networks is not treated as originating (add [policy_bank.MYNETS] with originating = true)`,
+		`t.toml:8: key "client_ipaddr_policy[0].banks": policy bank MYNETS is not defined, so mail from these networks is not treated as originating (add [policy_bank.MYNETS] with originating = true)`,
 	}
 	slices.Sort(got)
 	if !slices.Equal(got, want) {

@@ -228,6 +228,7 @@ func builtinSettings(env Env) Settings {
 		ForwardMethod:               Methods{fwd},
 		NotifyMethod:                Methods{fwd},
 		RequeueMethod:               Methods{requeue},
+		ForwardMethodMapsByCcat:     ByCcat{CC(CCCatchAll): ref("forward_method_maps")},
 		ReleaseFormat:               Some("resend"),
 		ReportFormat:                Some("arf"),
 		AttachmentPassword:          Some(""),

@@ -106,7 +106,12 @@ func Reference() string {
 		if st.legacy {
 			note = append(note, "Legacy amavis variable.")
 		}
-		if n := notes[st.name]; n != "" {
+		if !st.dyn && prefix == "" {
+			if alt := bankAlternative(st.name); alt != "" {
+				note = append(note, "Global only: in a policy bank set "+alt+".")
+			}
+		}
+		if n := notes[prefix+st.name]; n != "" {
 			note = append(note, cell(n))
 		}
 		bank := ""

@@ -119,6 +119,7 @@ type Settings struct {
 	ReleaseMethod                 Methods     `amavis:"release_method,dyn" up:"undef"`
 	RequeueMethod                 Methods     `amavis:"requeue_method,dyn" up:"smtp:[127.0.0.1]:25"`
 	ForwardMethodMaps             Maps        `amavis:"forward_method_maps,dyn,keys=addr,res=method" up:"(Opaque(c('forward_method')))"`
+	ForwardMethodMapsByCcat       ByCcat      `amavis:"forward_method_maps_by_ccat,dyn,keys=addr,res=method" up:"(CC_CATCHALL => ca('forward_method_maps'))"`
 	ReleaseFormat                 Opt[string] `amavis:"release_format,dyn,enum=resend|attach|plain|dsn|arf" up:"resend"`
 	ReportFormat                  Opt[string] `amavis:"report_format,dyn,enum=arf|attach|plain|resend|dsn" up:"arf"`
 	AttachmentPassword            Opt[string] `amavis:"attachment_password,dyn" up:"''"`

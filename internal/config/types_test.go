@@ -219,3 +219,46 @@ func TestExtraChecks(t *testing.T) {
 		}
 	}
 }
+
+func TestListeners(t *testing.T) {
+	tests := []struct {
+		src  string
+		want string
+	}{
+		{``, "tcp 127.0.0.1:10024, tcp [::1]:10024, unix /srv/mavis/amavisd.sock"},
+		{"inet_socket_port = [10024, 10026]\ninet_socket_bind = [\"*\"]\nunix_socketname = \"undef\"", "tcp :10024, tcp :10026"},
+		{`listen_sockets = ["unix:/run/a.sock", "inet:127.0.0.1:10030", "inet6:[::1]:10031", "10032", "/run/b"]`,
+			"unix /run/a.sock, tcp 127.0.0.1:10030, tcp [::1]:10031, tcp 127.0.0.1:10032, tcp [::1]:10032, unix /run/b"},
+	}
+	for _, tc := range tests {
+		var got []string
+		for _, l := range mustParse(t, tc.src).Settings().Listeners() {
+			got = append(got, l.Network+" "+l.Address)
+		}
+		if g := strings.Join(got, ", "); g != tc.want {
+			t.Errorf("%q: Listeners = %s, want %s", tc.src, g, tc.want)
+		}
+	}
+}
+
+// TestConcurrentSettings runs snapshot lookups in parallel (for -race).
+func TestConcurrentSettings(t *testing.T) {
+	c := mustParse(t, "[policy_bank.A]\nlog_level = 1\n[policy_bank.B]\nlog_level = 2")
+	done := make(chan bool)
+	for i := range 8 {
+		go func() {
+			defer func() { done <- true }()
+			for j := range 200 {
+				banks := [][]string{{"A"}, {"B"}, {"A", "B"}, {"B", "A"}, {"X", "A"}}[(i+j)%5]
+				s := c.Settings(banks...)
+				if want := map[string]int{"A": 1, "B": 2}[banks[len(banks)-1]]; s.LogLevel.Value() != want {
+					t.Errorf("banks %v: log_level %v", banks, s.LogLevel)
+					return
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+}

@@ -3,6 +3,7 @@ package decode
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -30,6 +31,12 @@ func FuzzMIME(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		dir := t.TempDir()
 		lim := fuzzLimits()
+		// a hang is a bug: fail loudly (with stacks) well after the budget
+		watchdog := time.AfterFunc(4*lim.Timeout, func() {
+			buf := make([]byte, 1<<20)
+			panic("Decode hung:\n" + string(buf[:runtime.Stack(buf, true)]))
+		})
+		defer watchdog.Stop()
 		res, err := Decode(context.Background(), bytes.NewReader(msg), int64(len(msg)), dir, lim, &Tools{})
 		if err != nil {
 			t.Fatalf("Decode: %v", err)

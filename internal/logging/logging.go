@@ -24,18 +24,14 @@ import (
 // prints it as the "(log_id) " prefix instead of as key=value.
 const LogIDKey = "log_id"
 
-// Level maps an amavis $log_level (0..5) to the slog level that must be
-// enabled: amavis level 0 lines (the main entry) are Info, 1–2 are Debug,
-// 3–5 are Debug-4 (trace).
+// Level maps an amavis $log_level (0..5) to the lowest slog level shown.
+// mavis logs an amavis level-n line (n >= 1) at slog.Level(-n), level 0
+// (the main entry) at Info, -1 at Warn and -2 at Error.
 func Level(amavisLevel int) slog.Level {
-	switch {
-	case amavisLevel <= 0:
+	if amavisLevel <= 0 {
 		return slog.LevelInfo
-	case amavisLevel <= 2:
-		return slog.LevelDebug
-	default:
-		return slog.LevelDebug - 4
 	}
+	return slog.Level(-amavisLevel)
 }
 
 // Options says where logs go.

@@ -66,7 +66,7 @@ func TestHandler(t *testing.T) {
 	if strings.Contains(out, "hidden") {
 		t.Errorf("debug line shown at log_level 0: %q", out)
 	}
-	for lvl, want := range map[int]slog.Level{0: slog.LevelInfo, 2: slog.LevelDebug, 5: slog.LevelDebug - 4} {
+	for lvl, want := range map[int]slog.Level{0: slog.LevelInfo, 2: slog.Level(-2), 5: slog.Level(-5)} {
 		if got := Level(lvl); got != want {
 			t.Errorf("Level(%d)=%v want %v", lvl, got, want)
 		}

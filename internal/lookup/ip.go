@@ -82,10 +82,6 @@ func ParseIP(s string, allowMask bool) (IPNet, error) {
 		ipa = ipa[:i]
 	}
 	var fields []string
-	bits := -1
-	if hasLen {
-		bits = -2 // parsed below
-	}
 	if v6 {
 		// alternative form x:x:x:x:x:x:d.d.d.d
 		if i := strings.LastIndexByte(ipa, ':'); i >= 0 && strings.Count(ipa[i+1:], ".") == 3 {
@@ -95,11 +91,11 @@ func ParseIP(s string, allowMask bool) (IPNet, error) {
 			}
 			ipa = ipa[:i+1] + fmt.Sprintf("%02x%02x:%02x%02x", d[0], d[1], d[2], d[3])
 		}
-	} else if d, n, ok := parseIPv4Fields(ipa); ok {
-		if n != 4 && !hasLen {
+	} else if d, nf, ok := parseIPv4Fields(ipa); ok {
+		if nf != 4 && !hasLen {
 			return bad("IPv4 address contains fewer than 4 fields")
 		}
-		ipa = fmt.Sprintf("::ffff:%02x%02x:%02x%02x", d[0], d[1], d[2], d[3])
+		bits := 0
 		switch {
 		case !hasLen:
 			bits = 32
@@ -131,7 +127,11 @@ func ParseIP(s string, allowMask bool) (IPNet, error) {
 		if bits > 32 {
 			return bad("IPv4 network prefix length greater than 32")
 		}
-		bits += 96
+		var n IPNet
+		n.Addr[10], n.Addr[11] = 0xFF, 0xFF
+		copy(n.Addr[12:], d[:])
+		n.Bits = bits + 96
+		return n, nil
 	} else if invalidV4(ipa) {
 		return bad("invalid field value in IPv4 address")
 	}
@@ -171,11 +171,8 @@ func ParseIP(s string, allowMask bool) (IPNet, error) {
 		n.Addr[2*i] = byte(v >> 8)
 		n.Addr[2*i+1] = byte(v)
 	}
-	switch {
-	case bits >= 0:
-	case bits == -1:
-		bits = 128
-	default:
+	bits := 128
+	if hasLen {
 		if !isDigits(length, 1, 3) {
 			return bad("invalid prefix length syntax")
 		}

@@ -2,8 +2,10 @@ package lookup
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -217,4 +219,34 @@ func TestReadCIDR(t *testing.T) {
 	if _, err := ReadCIDRFile(filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing file: no error")
 	}
+}
+
+func FuzzParseIP(f *testing.F) {
+	for _, s := range []string{
+		"192.168.1.2", "10/8", "172.16.3.0/255.255.255.0", "[::1]/128", "IPv6:2001:db8::1",
+		"::ffff:10.1.2.3", "fe80::1%eth0", "1:2:3:4:5:6:7:8", "::", "0/0", "300.1.1.1", "1::2::3",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseIP(s, true)
+		if err == nil && (n.Bits < 0 || n.Bits > 128) {
+			t.Fatalf("ParseIP(%q): prefix length %d", s, n.Bits)
+		}
+		// every address net/netip reads must read the same here
+		if strings.ContainsAny(s, "%/ \t\r\n") {
+			return
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return
+		}
+		n, err = ParseIP(s, false)
+		if err != nil {
+			t.Fatalf("ParseIP(%q): %v, netip reads %v", s, err, a)
+		}
+		if n.Addr != a.As16() || n.Bits != 128 {
+			t.Fatalf("ParseIP(%q) = %v, netip %v", s, n.Prefix(), a)
+		}
+	})
 }

@@ -318,3 +318,22 @@ func FormatValue(v any) string {
 		return fmt.Sprint(v)
 	}
 }
+
+// LogLine formats a lookup for the log as amavis does at log level 4:
+//
+//	lookup [spam_lovers] => true,  "u@example.com" matches, result="1", matching_key="u@example.com"
+//	lookup [spam_lovers] => undef, "u@example.com" does not match
+func (m Maps) LogLine(key string, r Result) string {
+	label := ""
+	if m.Name != "" {
+		label = " [" + m.Name + "]"
+	}
+	if !r.Found {
+		return fmt.Sprintf("lookup%s => undef, %q does not match", label, key)
+	}
+	tf := "false,"
+	if Truthy(r.Value) {
+		tf = "true,"
+	}
+	return fmt.Sprintf("lookup%s => %-6s %q matches, result=%q, matching_key=%q", label, tf, key, FormatValue(r.Value), r.Key)
+}

@@ -346,3 +346,16 @@ func TestTables(t *testing.T) {
 		t.Error("Tables(nil)")
 	}
 }
+
+func TestLogLine(t *testing.T) {
+	m := NewMaps("spam_lovers", NewHash(map[string]any{"u@example.com": int64(1)}, Rules{}))
+	r, _ := m.Lookup(context.Background(), "u@example.com")
+	want := `lookup [spam_lovers] => true,  "u@example.com" matches, result="1", matching_key="u@example.com"`
+	if got := m.LogLine("u@example.com", r); got != want {
+		t.Errorf("LogLine\n got %s\nwant %s", got, want)
+	}
+	want = `lookup [spam_lovers] => undef, "x@y" does not match`
+	if got := m.LogLine("x@y", Result{}); got != want {
+		t.Errorf("LogLine\n got %s\nwant %s", got, want)
+	}
+}

@@ -52,7 +52,7 @@ type Header struct {
 // are not fields are counted in Invalid, a missing final empty line is
 // recorded, and at most MaxHeaderBytes are read.
 func ParseHeader(r io.Reader) (*Header, error) {
-	br := bufio.NewReaderSize(io.LimitReader(r, MaxHeaderBytes+1), 64<<10)
+	br := bufio.NewReaderSize(io.LimitReader(r, MaxHeaderBytes+1), 4096)
 	h := &Header{}
 	var cur *Field
 	var total int64

@@ -43,7 +43,7 @@ type Macros map[string]Macro
 
 // Expansion limits: a template that recurses or explodes stops here.
 const (
-	maxSteps  = 2_000_000
+	maxSteps  = 1_000_000
 	maxOutput = 4 << 20
 )
 
@@ -237,8 +237,12 @@ func Expand(tmpl string, m Macros) (string, error) {
 }
 
 func (e *expander) run(input []token) (string, error) {
-	// input is consumed from the front; pushed-back results go in front.
-	queue := input
+	// queue holds the input reversed: the next token is the last one, and
+	// results pushed back onto the input are appended in reverse.
+	queue := make([]token, len(input))
+	for i, t := range input {
+		queue[len(input)-1-i] = t
+	}
 	var out strings.Builder
 	var stack []*frame
 	var openQuote []string
@@ -266,8 +270,8 @@ func (e *expander) run(input []token) (string, error) {
 		if e.steps > maxSteps || out.Len() > maxOutput || len(queue) > maxSteps {
 			return out.String(), ErrTooComplex
 		}
-		t := queue[0]
-		queue = queue[1:]
+		t := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
 		isOpen := t.k == tLex && t.s[0] == '['
 		isClose := t.k == tLex && (t.s == "]" || t.s == `"]`)
 		switch {
@@ -314,20 +318,23 @@ func (e *expander) run(input []token) (string, error) {
 				popQuote()
 			}
 			res := e.eval(f.typ, f.args)
+			e.steps += len(res) // copying results is work too
 			stack = stack[:len(stack)-1]
 			if f.typ == "[:" { // neutral call: the result is not rescanned
 				for _, r := range res {
 					emit(r)
 				}
 			} else {
-				queue = append(append(make([]token, 0, len(res)+len(queue)), res...), queue...)
+				for i := len(res) - 1; i >= 0; i-- {
+					queue = append(queue, res[i])
+				}
 			}
 		case quote > 0:
 			emit(t)
 		case isLex(t, "#"):
 			for len(queue) > 0 {
-				d := queue[0]
-				queue = queue[1:]
+				d := queue[len(queue)-1]
+				queue = queue[:len(queue)-1]
 				if d.k == tText && d.s == "\n" {
 					break
 				}

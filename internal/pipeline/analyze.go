@@ -2,12 +2,52 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/mavis-filter/mavis/internal/check/badheader"
+	"github.com/mavis-filter/mavis/internal/check/banned"
+	"github.com/mavis-filter/mavis/internal/check/virus"
+	"github.com/mavis-filter/mavis/internal/config"
+	"github.com/mavis-filter/mavis/internal/decode"
 	"github.com/mavis-filter/mavis/internal/mail"
 	"github.com/mavis-filter/mavis/internal/policy"
 )
+
+// Checks are the checker settings of a snapshot.
+type Checks struct {
+	Limits      decode.Limits
+	Tools       *decode.Tools
+	HeaderTests badheader.Tests
+	// NamepathRe is banned_namepath_re (may be nil).
+	NamepathRe config.Regexps
+	// AVPrimary and AVBackup are av_scanners and av_scanners_backup.
+	AVPrimary, AVBackup []virus.Scanner
+	AVOptions           virus.Options
+	// AVFailureFatal is virus_scanners_failure_is_fatal: when every scanner
+	// failed, tempfail instead of passing as UNCHECKED.
+	AVFailureFatal bool
+	// XHeaderTag and XHeaderLine form "X-Virus-Scanned: …".
+	XHeaderTag, XHeaderLine string
+	// UncheckedSubjectTag is undecipherable_subject_tag ("***UNCHECKED*** ").
+	UncheckedSubjectTag string
+}
+
+// RcptPolicy is what the settings say for one recipient (after lookups in
+// the *_maps tables and policy banks).
+type RcptPolicy struct {
+	Local                                               bool
+	BypassVirus, BypassBanned, BypassHeader, BypassSpam bool
+	Lovers                                              map[policy.CCat]bool
+	Destinies                                           policy.Destinies
+	// BannedTables are the regexp tables selected by banned_filename_maps.
+	BannedTables []config.Regexps
+}
 
 // HeaderField is a header field the pipeline adds to a passed message.
 type HeaderField struct {
@@ -16,44 +56,332 @@ type HeaderField struct {
 	Raw   []byte `json:"-"`     // the complete folded field with CRLF
 }
 
+func newField(name, value string) HeaderField {
+	return HeaderField{Name: name, Value: value, Raw: []byte(name + ": " + value + "\r\n")}
+}
+
+// RcptResult is the analysis for one recipient.
+type RcptResult struct {
+	Addr     string            `json:"recipient"`
+	Local    bool              `json:"local"`
+	CCat     string            `json:"content_category"`
+	Destiny  string            `json:"destiny"`
+	Cats     policy.Categories `json:"-"`
+	Decision policy.Decision   `json:"-"`
+	Banned   []banned.Hit      `json:"banned,omitempty"`
+	Policy   *RcptPolicy       `json:"-"`
+	// Add are the header fields this recipient's copy gets (prepended, in
+	// order); Subject, when set, replaces the Subject field.
+	Add     []HeaderField `json:"add_header_fields"`
+	Subject *HeaderField  `json:"subject,omitempty"`
+}
+
+// ScannerReport is one virus scanner's answer, for `mavis check`.
+type ScannerReport struct {
+	Name    string   `json:"name"`
+	Verdict string   `json:"verdict"`
+	Viruses []string `json:"viruses,omitempty"`
+	Error   string   `json:"error,omitempty"`
+	Elapsed string   `json:"elapsed"`
+}
+
 // Analysis is what the checks found and what would be done, independent of
 // delivery. `mavis check` prints it; Process acts on it.
 type Analysis struct {
-	Category policy.Category `json:"-"`
-	CCat     string          `json:"content_category"`
-	MailID   string          `json:"mail_id"`
-	Size     int64           `json:"size"`
-	// Findings are human-readable lines on what the checks saw.
-	Findings []string `json:"findings"`
-	// Add are the header fields added to every passed copy (in order, to be
-	// prepended).
-	Add []HeaderField `json:"add_header_fields"`
-	// Elapsed is the time the analysis took.
+	CCat      string            `json:"content_category"`
+	Category  policy.Category   `json:"-"`
+	MailID    string            `json:"mail_id"`
+	Size      int64             `json:"size"`
+	Findings  []string          `json:"findings"`
+	Parts     string            `json:"parts,omitempty"`
+	Hold      string            `json:"hold,omitempty"`
+	BadHdr    []string          `json:"bad_header,omitempty"`
+	Viruses   []string          `json:"viruses,omitempty"`
+	Scanners  []ScannerReport   `json:"virus_scanners,omitempty"`
+	Rcpts     []RcptResult      `json:"recipients"`
+	MsgCats   policy.Categories `json:"-"`
+	Decode    *decode.Result    `json:"-"`
+	Virus     *virus.Result     `json:"-"`
+	BadHeader badheader.Result  `json:"-"`
+	// AVRan tells that a virus scan was done (X-Virus-Scanned is added).
+	AVRan   bool          `json:"-"`
 	Elapsed time.Duration `json:"-"`
+	workDir string
 }
 
-// Analyze runs the checks on a message and decides its content category.
-// It never delivers anything.
+// Close removes the analysis' private working directory (decoded parts).
+func (a *Analysis) Close() error {
+	if a == nil || a.workDir == "" {
+		return nil
+	}
+	return os.RemoveAll(a.workDir)
+}
+
+// errFatal marks a check failure that must tempfail the message; section
+// names amavis's section for the reply text.
+type errFatal struct {
+	section string
+	err     error
+}
+
+func (e *errFatal) Error() string { return e.section + " FAILED: " + e.err.Error() }
+func (e *errFatal) Unwrap() error { return e.err }
+
+// Analyze runs the checks on a message and decides, per recipient, its
+// content categories and destiny. It never delivers anything. The caller
+// must Close the analysis.
 func (p *Pipeline) Analyze(ctx context.Context, m *mail.Message, s *Settings) (*Analysis, error) {
 	start := p.now()
-	a := &Analysis{
-		Category: policy.Category{Major: policy.CCClean},
-		MailID:   m.MailID,
-		Size:     m.Size,
+	a := &Analysis{MailID: m.MailID, Size: m.Size}
+	// Resolve the recipients' settings first: every check below depends on
+	// whether at least one recipient wants it.
+	a.Rcpts = make([]RcptResult, len(m.Envelope.Rcpts))
+	anyVirus, anyBanned, anyHeader := false, false, false
+	for i, r := range m.Envelope.Rcpts {
+		rp, err := s.resolve(ctx, r.Addr)
+		if err != nil {
+			return a, &errFatal{"lookup", err}
+		}
+		a.Rcpts[i] = RcptResult{Addr: r.Addr, Local: rp.Local, Policy: rp}
+		anyVirus = anyVirus || !rp.BypassVirus
+		anyBanned = anyBanned || (!rp.BypassBanned && (len(rp.BannedTables) > 0 || len(s.Checks.NamepathRe) > 0))
+		anyHeader = anyHeader || !rp.BypassHeader
 	}
-	a.CCat = a.Category.LogName()
 	if m.Header != nil {
 		a.Findings = append(a.Findings, headerFindings(m.Header)...)
 	}
-	recv := ReceivedHeader(m, s.Product, s.MyHostname, s.LocalhostName, start)
-	a.Add = append(a.Add, HeaderField{Name: "Received", Value: unfold(recv), Raw: recv})
+
+	// Decode when a content check needs it.
+	if anyVirus || anyBanned {
+		if p.WorkDir != "" {
+			a.workDir = filepath.Join(p.WorkDir, "msg-"+m.MailID)
+		} else {
+			d, err := os.MkdirTemp("", "mavis-check-*")
+			if err != nil {
+				return a, &errFatal{"mime_decode", err}
+			}
+			a.workDir = d
+		}
+		if err := os.MkdirAll(a.workDir, 0o700); err != nil {
+			return a, &errFatal{"mime_decode", err}
+		}
+		res, err := decode.DecodeMessage(ctx, m, a.workDir, s.Checks.Limits, s.Checks.Tools)
+		if err != nil {
+			return a, &errFatal{"mime_decode", err}
+		}
+		a.Decode = res
+		a.Parts = res.Tree()
+		a.Hold = res.Hold
+		a.Findings = append(a.Findings, fmt.Sprintf("%d parts decoded in %v", len(res.Parts), res.Elapsed.Round(time.Millisecond)))
+		for _, u := range res.Unchecked {
+			a.Findings = append(a.Findings, "UNCHECKED ("+decode.MinorNames[u.Minor]+"): "+u.Reason)
+		}
+	}
+
+	// Bad header section.
+	if anyHeader && m.Header != nil {
+		var mimeErrs []string
+		if a.Decode != nil {
+			mimeErrs = a.Decode.MIMEErrors
+		}
+		a.BadHeader = badheader.Check(m.Header, m.Envelope.Params.SMTPUTF8, mimeErrs, s.Checks.HeaderTests)
+		a.BadHdr = a.BadHeader.Bad
+	}
+
+	// Virus scanning (skipped when decoding was held, as amavis does).
+	if anyVirus && a.Decode != nil && a.Decode.Hold == "" && len(s.Checks.AVPrimary)+len(s.Checks.AVBackup) > 0 {
+		req := &virus.Request{LogID: m.LogID, Message: m.Body.Reader(), Size: m.Size, Dir: filepath.Join(a.workDir, "parts")}
+		for _, pt := range a.Decode.Parts {
+			if pt.File != "" {
+				req.Parts = append(req.Parts, pt.File)
+			}
+		}
+		opts := s.Checks.AVOptions
+		opts.Logger = p.Logger.With("log_id", m.LogID)
+		vr := virus.Run(ctx, s.Checks.AVPrimary, s.Checks.AVBackup, req, opts)
+		a.Virus = vr
+		a.AVRan = true
+		a.Viruses = vr.Viruses
+		for _, sr := range vr.Scanners {
+			rep := ScannerReport{Name: sr.Name, Verdict: sr.Verdict(), Viruses: sr.Viruses, Elapsed: sr.Elapsed.Round(time.Millisecond).String()}
+			if sr.Err != nil {
+				rep.Error = sr.Err.Error()
+			}
+			a.Scanners = append(a.Scanners, rep)
+		}
+		if vr.AllFailed && s.Checks.AVFailureFatal {
+			return a, &errFatal{"virus_scan", errors.New("AV: ALL VIRUS SCANNERS FAILED")}
+		}
+	} else if anyVirus && len(s.Checks.AVPrimary)+len(s.Checks.AVBackup) == 0 {
+		a.Findings = append(a.Findings, "no virus scanners configured (av_scanners is empty)")
+	}
+	if err := ctx.Err(); err != nil {
+		return a, &errFatal{"check", err}
+	}
+
+	// Per-recipient categories and decisions.
+	for i := range a.Rcpts {
+		r := &a.Rcpts[i]
+		rp := r.Policy
+		r.Cats.Add(policy.Category{Major: policy.CCClean})
+		if a.Decode != nil && !(rp.BypassVirus && rp.BypassBanned) {
+			for _, mn := range a.Decode.Minors() {
+				r.Cats.Add(policy.Category{Major: policy.CCUnchecked, Minor: mn})
+			}
+		}
+		if a.Virus != nil && !rp.BypassVirus {
+			switch {
+			case a.Virus.Infected:
+				r.Cats.Add(policy.Category{Major: policy.CCVirus})
+			case a.Virus.AllFailed:
+				r.Cats.Add(policy.Category{Major: policy.CCUnchecked})
+			}
+		}
+		if a.Decode != nil && !rp.BypassBanned {
+			r.Banned = banned.Check(a.Decode, rp.BannedTables, s.Checks.NamepathRe)
+			if len(r.Banned) > 0 {
+				r.Cats.Add(policy.Category{Major: policy.CCBanned})
+			}
+		}
+		if a.BadHeader.Found() && !rp.BypassHeader {
+			r.Cats.Add(policy.Category{Major: policy.CCBadH, Minor: a.BadHeader.Minor})
+		}
+		lover := func(c policy.CCat) bool { return rp.Lovers[c] }
+		r.Decision = policy.Decide(r.Cats, rp.Destinies, lover, badhMercy(m))
+		r.Destiny = r.Decision.Destiny.String()
+		main := r.Cats.Main()
+		if r.Decision.Blocked {
+			main = r.Decision.Blocking
+		}
+		r.CCat = p.ccatName(main, a, r)
+		for _, c := range r.Cats {
+			a.MsgCats.Add(c)
+		}
+	}
+	a.Category = a.MsgCats.Main()
+	a.CCat = p.ccatName(a.Category, a, firstBanned(a.Rcpts))
+
+	// Header fields for each recipient's copy.
+	for i := range a.Rcpts {
+		p.headerEdits(m, s, a, &a.Rcpts[i], start)
+	}
 	a.Elapsed = p.now().Sub(start)
-	return a, ctx.Err()
+	return a, nil
+}
+
+func firstBanned(rs []RcptResult) *RcptResult {
+	for i := range rs {
+		if len(rs[i].Banned) > 0 {
+			return &rs[i]
+		}
+	}
+	return nil
+}
+
+// ccatName is the category as the main log line shows it:
+// "INFECTED (Eicar-Signature)", "BANNED (.exe,setup.exe)", "BAD-HEADER-8".
+func (p *Pipeline) ccatName(c policy.Category, a *Analysis, r *RcptResult) string {
+	name := c.LogName()
+	switch c.Major {
+	case policy.CCVirus:
+		if a.Virus != nil {
+			name += " (" + strings.Join(a.Virus.Viruses, ",") + ")"
+		}
+	case policy.CCBanned:
+		if r != nil && len(r.Banned) > 0 {
+			name += " (" + r.Banned[0].Reason + ")"
+		}
+	}
+	return name
+}
+
+// badhMercy: a bounce for a bad header is not sent to the null sender or
+// for bulk/list/auto mail (amavis turns it into a pass).
+func badhMercy(m *mail.Message) bool {
+	if m.Envelope.MailFrom == "" {
+		return true
+	}
+	h := m.Header
+	if h == nil {
+		return false
+	}
+	for _, f := range []string{"List-Id", "List-Post", "List-Unsubscribe", "Mailing-List"} {
+		if h.Get(f) != "" {
+			return true
+		}
+	}
+	switch strings.ToLower(h.Get("Precedence")) {
+	case "list", "bulk", "junk":
+		return true
+	}
+	if as := strings.ToLower(h.Get("Auto-Submitted")); as != "" && as != "no" {
+		return true
+	}
+	return false
+}
+
+// details are the %V/%F texts for blocked replies.
+func (a *Analysis) details(r *RcptResult) policy.Details {
+	var d policy.Details
+	if a.Virus != nil {
+		d.Viruses = a.Virus.Viruses
+	}
+	for _, h := range r.Banned {
+		d.Banned = append(d.Banned, h.Reason)
+	}
+	return d
+}
+
+// headerEdits computes the fields added to one recipient's copy, in amavis's
+// order: X-Amavis-Hold, X-Virus-Scanned, X-Amavis-Alert(s), then Received.
+func (p *Pipeline) headerEdits(m *mail.Message, s *Settings, a *Analysis, r *RcptResult, now time.Time) {
+	var add []HeaderField
+	if a.Hold != "" {
+		add = append(add, newField("X-Amavis-Hold", a.Hold))
+	}
+	if a.AVRan && !r.Policy.BypassVirus && s.Checks.XHeaderTag != "" {
+		add = append(add, newField(s.Checks.XHeaderTag, s.Checks.XHeaderLine))
+	}
+	if r.Cats.Has(policy.CCVirus) && a.Virus != nil {
+		add = append(add, newField("X-Amavis-Alert", "INFECTED, message contains virus: "+strings.Join(a.Virus.Viruses, ", ")))
+	}
+	if len(r.Banned) > 0 {
+		add = append(add, newField("X-Amavis-Alert", "BANNED, message contains "+r.Banned[0].Reason))
+	}
+	if r.Cats.Has(policy.CCBadH) && len(a.BadHeader.Bad) > 0 {
+		add = append(add, newField("X-Amavis-Alert", "BAD HEADER SECTION, "+a.BadHeader.Bad[0]))
+	}
+	// Subject tags for local recipients (§4.4): CC_VIRUS, then CC_UNCHECKED.
+	if r.Local && m.Header != nil {
+		tag := ""
+		switch {
+		case r.Cats.Has(policy.CCVirus):
+			tag = "***INFECTED*** "
+		case r.Cats.Has(policy.CCUnchecked):
+			tag = s.Checks.UncheckedSubjectTag
+		}
+		if tag != "" {
+			subj := tagSubject(m.Header.Get("Subject"), tag)
+			f := newField("Subject", subj)
+			r.Subject = &f
+		}
+	}
+	recv := ReceivedHeader(m, s.Product, s.MyHostname, s.LocalhostName, now)
+	add = append(add, HeaderField{Name: "Received", Value: unfold(recv), Raw: recv})
+	r.Add = add
+}
+
+// tagSubject prepends tag, removing an identical existing tag first.
+func tagSubject(subj, tag string) string {
+	if len(strings.TrimSpace(tag)) >= 3 {
+		subj = strings.Replace(subj, tag, "", 1)
+	}
+	return tag + subj
 }
 
 func headerFindings(h *mail.Header) []string {
 	var out []string
-	out = append(out, plural(len(h.Fields), "header field"))
+	out = append(out, plural(len(h.Fields)-h.Invalid, "header field"))
 	if h.Invalid > 0 {
 		out = append(out, plural(h.Invalid, "header line that is not a field"))
 	}

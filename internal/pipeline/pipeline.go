@@ -1,9 +1,11 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime/debug"
 	"slices"
@@ -23,13 +25,28 @@ type Settings struct {
 	MyHostname    string         // myhostname
 	LocalhostName string         // localhost_name: our EHLO name
 	Forward       deliver.Method // forward_method
-	// IsLocal tells whether a recipient is in local_domains_maps.
-	IsLocal func(addr string) bool
+	// Resolve returns the settings for one recipient (lookups in the
+	// *_maps tables). nil: DefaultRcptPolicy for everybody.
+	Resolve func(ctx context.Context, addr string) (*RcptPolicy, error)
 	// Originating marks mail from our own users (policy bank originating).
 	Originating bool
 	SoftBounce  bool
 	// PolicyBank is the path of loaded policy banks, for the log line.
 	PolicyBank string
+	Checks     Checks
+}
+
+// DefaultRcptPolicy is amavis's default for a recipient nothing is
+// configured for: every check on, no lovers, default destinies.
+func DefaultRcptPolicy() *RcptPolicy {
+	return &RcptPolicy{Destinies: policy.DefaultDestinies()}
+}
+
+func (s *Settings) resolve(ctx context.Context, addr string) (*RcptPolicy, error) {
+	if s.Resolve == nil {
+		return DefaultRcptPolicy(), nil
+	}
+	return s.Resolve(ctx, addr)
 }
 
 // Forwarder delivers a message to the next hop (internal/deliver.Client).
@@ -42,16 +59,20 @@ type Pipeline struct {
 	Settings  func() *Settings
 	Forwarder Forwarder
 	Logger    *slog.Logger
+	// WorkDir is where each message gets its private directory for decoded
+	// parts (removed after the message); "" uses the system temp dir.
+	WorkDir string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
 
-// rcptResult is the decision and outcome for one recipient.
-type rcptResult struct {
+// rcptOutcome is the decision and outcome for one recipient.
+type rcptOutcome struct {
 	destiny policy.Destiny
 	reply   mail.Reply
 	byMTA   bool
-	status  string // amavis action status: Relayed, Discarded, Rejected, TempFailed, Bounced …
+	status  string // amavis action status: Relayed, RelayedTagged, Discarded, Rejected, TempFailed, Bounced
+	passed  bool
 }
 
 // Process implements smtpd.Handler.
@@ -66,63 +87,38 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 	}()
 	s := p.Settings()
 	rcpts := m.Envelope.Rcpts
-	res := make([]rcptResult, len(rcpts))
+	if n := m.Header.Count("Received"); n > 100 {
+		r := mail.Reply{Code: 554, Enh: "5.4.6", Text: fmt.Sprintf("Reject: Too many hops: %d 'Received:' header fields, id=%s", n, m.LogID)}
+		return uniform(m, r)
+	}
 
 	a, err := p.Analyze(ctx, m, s)
+	defer a.Close()
 	if err != nil {
-		lg.Warn("checking failed", "err", err)
+		lg.Error("TROUBLE in check_mail", "err", err)
+		var fe *errFatal
+		if errors.As(err, &fe) {
+			return tempfailAll(m, fe.section, fe.err)
+		}
 		return tempfailAll(m, "check", err)
 	}
-	var prepend []byte
-	for _, f := range a.Add {
-		prepend = append(prepend, f.Raw...)
-	}
-	req := &deliver.Request{
-		Method:    s.Forward,
-		LogID:     m.LogID,
-		Envelope:  m.Envelope,
-		Rcpts:     rcpts,
-		Client:    m.Client,
-		Prepend:   prepend,
-		Body:      m.Body.Reader(),
-		LocalName: s.LocalhostName,
-		// With SMTP input a tempfailed recipient aborts the whole
-		// transaction toward the next hop, so that Postfix's retry does not
-		// duplicate the message for the others (amavis does the same).
-		PerRecipientCapable: m.Conn.LMTP,
-	}
-	fr, err := p.Forwarder.Send(ctx, req)
-	if err != nil && (fr == nil || len(fr.PerRcpt) != len(rcpts)) {
-		lg.Warn("forwarding failed", "err", err)
-		return tempfailAll(m, "fwd", err)
-	}
-	queuedAs := []string{}
-	for i, r := range rcpts {
-		rep := fr.PerRcpt[i]
-		lg.Info(fmt.Sprintf("%s FWD from <%s> -> <%s>, %s", m.MailID, m.Envelope.MailFrom, r.Addr, rep.String()))
-		if rep.Class() == 2 {
-			res[i] = rcptResult{destiny: policy.DPass, reply: rep, byMTA: true, status: "Relayed"}
-			if r.QueuedAs != "" && !slices.Contains(queuedAs, r.QueuedAs) {
-				queuedAs = append(queuedAs, r.QueuedAs)
-			}
+
+	res := make([]rcptOutcome, len(rcpts))
+	var toSend []int
+	for i := range rcpts {
+		r := &a.Rcpts[i]
+		if r.Decision.Blocked {
+			rep := policy.BlockedReply(m.LogID, r.Decision, s.SoftBounce, a.details(r))
+			st := map[policy.Destiny]string{policy.DDiscard: "Discarded", policy.DReject: "Rejected",
+				policy.DBounce: "Bounced", policy.DTempfail: "TempFailed"}[r.Decision.Destiny]
+			res[i] = rcptOutcome{destiny: r.Decision.Destiny, reply: rep, status: st}
 			continue
 		}
-		configured := policy.DTempfail
-		if rep.Class() == 5 {
-			configured = policy.DReject
-		}
-		d, rr := policy.MTAFailure(m.LogID, rep, configured, s.SoftBounce)
-		st := "Rejected"
-		switch {
-		case rr.Class() == 4:
-			st = "TempFailed"
-		case d == policy.DDiscard:
-			st = "Discarded"
-		case d == policy.DBounce:
-			st = "Bounced"
-		}
-		res[i] = rcptResult{destiny: d, reply: rr, byMTA: true, status: st}
+		toSend = append(toSend, i)
 	}
+
+	queuedAs := p.forward(ctx, lg, m, s, a, toSend, res)
+
 	states := make([]policy.RcptState, len(res))
 	for i, r := range res {
 		states[i] = policy.RcptState{Destiny: r.destiny, Reply: r.reply, Done: true, ByMTA: r.byMTA}
@@ -135,8 +131,149 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 		rcpts[i].Reply = r.reply
 		rcpts[i].Done = true
 	}
-	p.logMain(lg, m, s, res, queuedAs, start)
+	p.logMain(lg, m, s, a, res, queuedAs, start)
 	return out
+}
+
+// forward delivers the message to the recipients in idx, one transaction
+// per group of recipients whose copies are identical, and records each
+// recipient's outcome in res. It returns the next hop's queue ids.
+func (p *Pipeline) forward(ctx context.Context, lg *slog.Logger, m *mail.Message, s *Settings, a *Analysis, idx []int, res []rcptOutcome) []string {
+	queuedAs := []string{}
+	type cluster struct {
+		key  string
+		idx  []int
+		head []byte
+	}
+	var clusters []*cluster
+	for _, i := range idx {
+		r := &a.Rcpts[i]
+		var head bytes.Buffer
+		for _, f := range r.Add {
+			head.Write(f.Raw)
+		}
+		key := head.String()
+		if r.Subject != nil {
+			key += "\x00" + string(r.Subject.Raw)
+		}
+		var c *cluster
+		for _, x := range clusters {
+			if x.key == key {
+				c = x
+			}
+		}
+		if c == nil {
+			c = &cluster{key: key, head: head.Bytes()}
+			clusters = append(clusters, c)
+		}
+		c.idx = append(c.idx, i)
+	}
+	for _, c := range clusters {
+		rcpts := make([]*mail.Recipient, len(c.idx))
+		for k, i := range c.idx {
+			rcpts[k] = m.Envelope.Rcpts[i]
+		}
+		req := &deliver.Request{
+			Method:    s.Forward,
+			LogID:     m.LogID,
+			Envelope:  m.Envelope,
+			Rcpts:     rcpts,
+			Client:    m.Client,
+			Prepend:   c.head,
+			Body:      bodyFor(m, a.Rcpts[c.idx[0]].Subject),
+			LocalName: s.LocalhostName,
+			// With SMTP input a tempfailed recipient aborts the whole
+			// transaction toward the next hop, so that Postfix's retry does
+			// not duplicate the message for the others (as amavis does).
+			PerRecipientCapable: m.Conn.LMTP,
+		}
+		fr, err := p.Forwarder.Send(ctx, req)
+		for k, i := range c.idx {
+			var rep mail.Reply
+			if err != nil || fr == nil || len(fr.PerRcpt) != len(rcpts) {
+				if err == nil {
+					err = errors.New("no per-recipient result")
+				}
+				rep = mail.Reply{Code: 451, Enh: "4.5.0", Text: fmt.Sprintf("Error in processing, id=%s, fwd FAILED: %s", m.LogID, oneLine(err.Error()))}
+				lg.Warn("forwarding failed", "err", err)
+				res[i] = rcptOutcome{destiny: policy.DTempfail, reply: rep, status: "TempFailed"}
+				continue
+			} else {
+				rep = fr.PerRcpt[k]
+			}
+			r := m.Envelope.Rcpts[i]
+			lg.Info(fmt.Sprintf("%s FWD from <%s> -> <%s>, %s", m.MailID, m.Envelope.MailFrom, r.Addr, rep.String()))
+			if rep.Class() == 2 {
+				st := "Relayed"
+				if len(c.head) > 0 && a.Rcpts[i].tagged() {
+					st = "RelayedTagged"
+				}
+				res[i] = rcptOutcome{destiny: policy.DPass, reply: rep, byMTA: true, status: st, passed: true}
+				if r.QueuedAs != "" && !slices.Contains(queuedAs, r.QueuedAs) {
+					queuedAs = append(queuedAs, r.QueuedAs)
+				}
+				continue
+			}
+			configured := policy.DTempfail
+			if rep.Class() == 5 {
+				configured = policy.DReject
+			}
+			d, rr := policy.MTAFailure(m.LogID, rep, configured, s.SoftBounce)
+			st := "Rejected"
+			switch {
+			case rr.Class() == 4:
+				st = "TempFailed"
+			case d == policy.DDiscard:
+				st = "Discarded"
+			case d == policy.DBounce:
+				st = "Bounced"
+			}
+			res[i] = rcptOutcome{destiny: d, reply: rr, byMTA: true, status: st}
+		}
+	}
+	return queuedAs
+}
+
+// tagged reports whether the recipient's copy carries tags beyond the
+// Received field (amavis's RelayedTagged vs RelayedUntagged).
+func (r *RcptResult) tagged() bool {
+	if r.Subject != nil {
+		return true
+	}
+	for _, f := range r.Add {
+		if f.Name != "Received" {
+			return true
+		}
+	}
+	return false
+}
+
+// bodyFor returns the message to send: the original, or, when the Subject
+// is replaced, the header fields with the new Subject followed by the
+// original body.
+func bodyFor(m *mail.Message, subject *HeaderField) io.Reader {
+	if subject == nil || m.Header == nil {
+		return m.Body.Reader()
+	}
+	var head bytes.Buffer
+	done := false
+	for _, f := range m.Header.Fields {
+		if !done && strings.EqualFold(f.Name, "Subject") {
+			head.Write(subject.Raw)
+			done = true
+			continue
+		}
+		head.Write(f.Raw)
+	}
+	if !done {
+		head.Write(subject.Raw)
+	}
+	r := m.Body.Reader()
+	if m.Header.Len == 0 {
+		return &head
+	}
+	head.WriteString("\r\n")
+	return io.MultiReader(&head, io.NewSectionReader(r, m.Header.Len, r.Size()-m.Header.Len))
 }
 
 func (p *Pipeline) now() time.Time {
@@ -152,7 +289,10 @@ func tempfailAll(m *mail.Message, section string, err error) mail.Outcome {
 	if errors.Is(err, context.DeadlineExceeded) {
 		text = fmt.Sprintf("Error in processing, id=%s, %s FAILED: timed out", m.LogID, section)
 	}
-	r := mail.Reply{Code: 451, Enh: "4.5.0", Text: text}
+	return uniform(m, mail.Reply{Code: 451, Enh: "4.5.0", Text: text})
+}
+
+func uniform(m *mail.Message, r mail.Reply) mail.Outcome {
 	out := mail.Outcome{SMTP: r, PerRcpt: make([]mail.Reply, len(m.Envelope.Rcpts))}
 	for i := range out.PerRcpt {
 		out.PerRcpt[i] = r
@@ -177,7 +317,7 @@ func direction(local, originating bool) string {
 	return "OpenRelay"
 }
 
-func (p *Pipeline) logMain(lg *slog.Logger, m *mail.Message, s *Settings, res []rcptResult, queuedAs []string, start time.Time) {
+func (p *Pipeline) logMain(lg *slog.Logger, m *mail.Message, s *Settings, a *Analysis, res []rcptOutcome, queuedAs []string, start time.Time) {
 	base := logging.Entry{
 		PolicyBank: s.PolicyBank,
 		Local:      s.Originating,
@@ -198,11 +338,10 @@ func (p *Pipeline) logMain(lg *slog.Logger, m *mail.Message, s *Settings, res []
 	}
 	var passed, blocked []string
 	var passActs, blockActs []string
-	blockCat := "CLEAN"
+	blockCat := ""
 	for i, r := range res {
-		local := s.IsLocal != nil && s.IsLocal(m.Envelope.Rcpts[i].Addr)
-		act := r.status + direction(local, s.Originating)
-		if r.destiny == policy.DPass && r.reply.Class() == 2 {
+		act := r.status + direction(a.Rcpts[i].Local, s.Originating)
+		if r.passed {
 			passed = append(passed, m.Envelope.Rcpts[i].Addr)
 			if !slices.Contains(passActs, act) {
 				passActs = append(passActs, act)
@@ -213,13 +352,17 @@ func (p *Pipeline) logMain(lg *slog.Logger, m *mail.Message, s *Settings, res []
 		if !slices.Contains(blockActs, act) {
 			blockActs = append(blockActs, act)
 		}
-		if r.byMTA {
-			blockCat = "MTA-BLOCKED"
+		if blockCat == "" {
+			if r.byMTA {
+				blockCat = "MTA-BLOCKED"
+			} else {
+				blockCat = a.Rcpts[i].CCat
+			}
 		}
 	}
 	if len(passed) > 0 {
 		e := base
-		e.Passed, e.CCat, e.Actions, e.Rcpts, e.QueuedAs = true, "CLEAN", passActs, passed, queuedAs
+		e.Passed, e.CCat, e.Actions, e.Rcpts, e.QueuedAs = true, a.CCat, passActs, passed, queuedAs
 		lg.Info(logging.MainLine(e))
 	}
 	if len(blocked) > 0 {

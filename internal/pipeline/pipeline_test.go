@@ -14,9 +14,12 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/mavis-filter/mavis/internal/config"
 	"github.com/mavis-filter/mavis/internal/deliver"
 	"github.com/mavis-filter/mavis/internal/logging"
 	"github.com/mavis-filter/mavis/internal/mail"
+	"github.com/mavis-filter/mavis/internal/policy"
+	"github.com/mavis-filter/mavis/internal/testcorpus"
 )
 
 // sink is a go-smtp backend (an independent SMTP implementation) standing in
@@ -99,7 +102,11 @@ func newPipeline(t *testing.T, fwd string, logs io.Writer) *Pipeline {
 	c := deliver.NewClient(deliver.DefaultTimeouts(), false, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { c.Close() })
 	s := &Settings{Product: "mavis", MyHostname: "filter.example", LocalhostName: "localhost", Forward: meth,
-		IsLocal: func(a string) bool { return strings.HasSuffix(a, "@example.org") }}
+		Resolve: func(_ context.Context, a string) (*RcptPolicy, error) {
+			rp := DefaultRcptPolicy()
+			rp.Local = strings.HasSuffix(a, "@example.org")
+			return rp, nil
+		}}
 	return &Pipeline{Settings: func() *Settings { return s }, Forwarder: c, Logger: lg,
 		Now: func() time.Time { return time.Date(2026, 11, 21, 7, 9, 46, 0, time.UTC) }}
 }
@@ -201,4 +208,65 @@ func TestProcessForwarderError(t *testing.T) {
 	if want := "451 4.5.0 Error in processing, id=01234-01, fwd FAILED: boom"; out.SMTP.String() != want {
 		t.Errorf("got %q want %q", out.SMTP, want)
 	}
+}
+
+func TestProcessBannedDiscarded(t *testing.T) {
+	b := &sink{}
+	addr := startSink(t, b)
+	var logs bytes.Buffer
+	p := newPipeline(t, "smtp:["+strings.Replace(addr, ":", "]:", 1), &logs)
+	debian := config.Default().Settings().BannedFilenameRe
+	base := p.Settings()
+	s := *base
+	s.Resolve = func(_ context.Context, a string) (*RcptPolicy, error) {
+		rp := DefaultRcptPolicy()
+		rp.Local = true
+		rp.BypassVirus = true
+		rp.BannedTables = []config.Regexps{debian}
+		if strings.HasPrefix(a, "lover@") {
+			rp.Lovers = map[policy.CCat]bool{policy.CCBanned: true}
+		}
+		return rp, nil
+	}
+	p.Settings = func() *Settings { return &s }
+	raw := testcorpus.Message("banned exe", []testcorpus.Attachment{testcorpus.File("setup.exe", testcorpus.TinyPE(false))})
+
+	m := newMessageRaw(t, raw, "b@example.org")
+	out := p.Process(context.Background(), m)
+	if want := "250 2.7.0 Ok, discarded, id=01234-01 - BANNED: "; !strings.HasPrefix(out.SMTP.String(), want) || !strings.Contains(out.SMTP.Text, "setup.exe") {
+		t.Errorf("reply %q, want prefix %q naming setup.exe", out.SMTP, want)
+	}
+	if len(b.msgs) != 0 {
+		t.Errorf("banned message was forwarded")
+	}
+	if !strings.Contains(logs.String(), "Blocked BANNED (") || !strings.Contains(logs.String(), "{DiscardedInbound}") {
+		t.Errorf("log: %s", logs.String())
+	}
+
+	// A banned-files lover gets it, tagged with X-Amavis-Alert; the other
+	// recipient's copy is discarded.
+	m = newMessageRaw(t, raw, "lover@example.org", "b@example.org")
+	out = p.Process(context.Background(), m)
+	if out.SMTP.Code != 250 || !strings.Contains(out.SMTP.Text, ", but 1 DISCARD") {
+		t.Errorf("mixed reply %q", out.SMTP)
+	}
+	if len(b.msgs) != 1 || !strings.Contains(b.msgs[0], "X-Amavis-Alert: BANNED, message contains ") {
+		t.Fatalf("lover copy: %d messages", len(b.msgs))
+	}
+	if got := b.rcpts[0]; len(got) != 1 || got[0] != "lover@example.org" {
+		t.Errorf("forwarded to %v", got)
+	}
+}
+
+func newMessageRaw(t *testing.T, raw []byte, rcpts ...string) *mail.Message {
+	t.Helper()
+	m := newMessage(t, rcpts...)
+	m.Body = mail.NewSpoolFromBytes(raw)
+	m.Size = int64(len(raw))
+	h, err := mail.ParseHeader(m.Body.Reader())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Header = h
+	return m
 }

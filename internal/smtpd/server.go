@@ -158,7 +158,8 @@ func listen(ctx context.Context, l Listener) (net.Listener, error) {
 // Serve accepts connections on ln and serves them (greeting with LMTP when
 // lmtp is set) until Shutdown (ErrServerClosed) or until ctx is cancelled
 // (ctx.Err(); sessions of this listener are then broken off at once). It
-// closes ln and returns only after all sessions it started have ended.
+// closes ln and returns after all sessions it started have ended, or at
+// once when a Shutdown grace period ran out.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, lmtp bool) error {
 	s.mu.Lock()
 	if s.closing {
@@ -183,7 +184,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, lmtp bool) error {
 	defer stopLn()
 
 	var local sync.WaitGroup
-	defer local.Wait() // runs before cancel: graceful sessions finish
+	defer func() { // runs before cancel: graceful sessions finish
+		finished := make(chan struct{})
+		go func() {
+			local.Wait()
+			close(finished)
+		}()
+		select {
+		case <-finished:
+		case <-s.hardCtx.Done(): // forced: do not wait for a stuck handler
+		}
+	}()
 
 	var backoff time.Duration
 	for {

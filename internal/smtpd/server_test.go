@@ -429,3 +429,47 @@ func listDir(t testing.TB, dir string) []string {
 	ts := &testServer{dir: dir}
 	return ts.spoolFiles(t)
 }
+
+// TestShutdownForcedStuckHandler: a handler that ignores its context does
+// not keep Serve from returning once the grace period is over.
+func TestShutdownForcedStuckHandler(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	returned := make(chan struct{})
+	h := HandlerFunc(func(context.Context, *mail.Message) mail.Outcome {
+		defer close(returned)
+		close(entered)
+		<-release
+		return mail.Outcome{SMTP: mail.Reply{Code: 250, Enh: "2.0.0", Text: "late"}}
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(h, func() *Options { return &Options{TempDir: t.TempDir()} }, 1, nil, nil)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), ln, false) }()
+	c := dial(t, ln.Addr().String())
+	c.greetEHLO()
+	c.cmd("MAIL FROM:<a@b>", "250 2.1.0 Sender <a@b> OK")
+	c.cmd("RCPT TO:<c@d>", "250 2.1.5 Recipient <c@d> OK")
+	c.cmd("DATA", "354 End data with <CR><LF>.<CR><LF>")
+	c.send(testBody + ".\r\n")
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	select {
+	case err := <-served:
+		if !errors.Is(err, ErrServerClosed) {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve waits for a stuck handler after a forced shutdown")
+	}
+	c.expectClosed()
+	close(release)
+	<-returned
+}

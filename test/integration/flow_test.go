@@ -10,6 +10,17 @@ import (
 	"github.com/mavis-filter/mavis/test/integration/harness"
 )
 
+// phase bounds one wait for something that takes a second or two when mavis works (Postfix retries
+// every 1-2 s in the test instance), so that a broken mavis fails fast instead of at the test timeout.
+const phase = 30 * time.Second
+
+func within(ctx context.Context, t *testing.T) context.Context {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, phase)
+	t.Cleanup(cancel)
+	return c
+}
+
 func testCtx(t *testing.T, d time.Duration) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -27,7 +38,7 @@ func rcptFor(user, tag string) string {
 // Message-ID after off).
 func inboundQueueID(ctx context.Context, t *testing.T, p *harness.Postfix, off int64, msgID string) string {
 	t.Helper()
-	line, err := p.WaitLog(ctx, off, regexp.MustCompile(`cleanup\[\d+\]: [0-9A-F]+: message-id=`+regexp.QuoteMeta(msgID)))
+	line, err := p.WaitLog(within(ctx, t), off, regexp.MustCompile(`cleanup\[\d+\]: [0-9A-F]+: message-id=`+regexp.QuoteMeta(msgID)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +49,7 @@ func inboundQueueID(ctx context.Context, t *testing.T, p *harness.Postfix, off i
 // expectCopies waits until Postfix is done with rcpt and checks how many copies of msgID arrived.
 func expectCopies(ctx context.Context, t *testing.T, p *harness.Postfix, rcpt, msgID string, lo, hi int) int {
 	t.Helper()
-	if err := p.Settle(ctx, rcpt, 2*time.Second); err != nil {
+	if err := p.Settle(within(ctx, t), rcpt, 2*time.Second); err != nil {
 		t.Error(err)
 	}
 	n, err := p.CountDelivered(harness.MailboxOf(rcpt), msgID)
@@ -72,7 +83,7 @@ func TestPassThroughMavis(t *testing.T) {
 				t.Fatal(err)
 			}
 			qid := inboundQueueID(ctx, t, p, off, m.MessageID)
-			got, err := p.WaitDelivered(ctx, "u10", m.MessageID)
+			got, err := p.WaitDelivered(within(ctx, t), "u10", m.MessageID)
 			if err != nil {
 				t.Fatalf("%v\n--- postfix log ---\n%s", err, must(p.LogSince(off)))
 			}
@@ -96,7 +107,7 @@ func TestPassThroughMavis(t *testing.T) {
 				t.Errorf("inbound Received = %q", rcv[2])
 			}
 			// mavis's main log line names the original client and Postfix's queue id
-			line, err := d.WaitLog(ctx, regexp.MustCompile(`Passed CLEAN .*`+regexp.QuoteMeta(m.MessageID)))
+			line, err := d.WaitLog(within(ctx, t), regexp.MustCompile(`Passed CLEAN .*`+regexp.QuoteMeta(m.MessageID)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +140,7 @@ func TestDownstreamDownDefers(t *testing.T) {
 	if _, err := harness.Send(ctx, harness.InboundAddr, m, harness.DialOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e, err := p.WaitDeferred(ctx, rcpt)
+	e, err := p.WaitDeferred(within(ctx, t), rcpt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +158,7 @@ func TestDownstreamDownDefers(t *testing.T) {
 	if err := p.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.WaitDelivered(ctx, "u11", m.MessageID); err != nil {
+	if _, err := p.WaitDelivered(within(ctx, t), "u11", m.MessageID); err != nil {
 		t.Fatal(err)
 	}
 	expectCopies(ctx, t, p, rcpt, m.MessageID, 1, 1)
@@ -180,19 +191,19 @@ func TestKillMidDataFromPostfix(t *testing.T) {
 	if _, err := harness.Send(ctx, harness.InboundAddr, m, harness.DialOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitStall(ctx, t, px)
+	waitStall(within(ctx, t), t, px)
 	if err := d.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	px.DropAll()
-	if _, err := p.WaitLog(ctx, off, regexp.MustCompile(`to=<`+regexp.QuoteMeta(rcpt)+`>.*status=deferred`)); err != nil {
+	if _, err := p.WaitLog(within(ctx, t), off, regexp.MustCompile(`to=<`+regexp.QuoteMeta(rcpt)+`>.*status=deferred`)); err != nil {
 		t.Error(err)
 	}
 	harness.StartMavisd(t, cfg)
 	if err := p.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.WaitDelivered(ctx, "u12", m.MessageID); err != nil {
+	if _, err := p.WaitDelivered(within(ctx, t), "u12", m.MessageID); err != nil {
 		t.Fatal(err)
 	}
 	expectCopies(ctx, t, p, rcpt, m.MessageID, 1, 1)
@@ -281,7 +292,7 @@ func TestKillDuringReinjection(t *testing.T) {
 			if _, err := harness.Send(ctx, harness.InboundAddr, m, harness.DialOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			ev := waitStall(ctx, t, px)
+			ev := waitStall(within(ctx, t), t, px)
 			if tc.mode == harness.ProxyStallAfterDot && !strings.HasPrefix(ev.Reply, "250") {
 				t.Fatalf("held downstream reply %q, want 250", ev.Reply)
 			}
@@ -293,7 +304,7 @@ func TestKillDuringReinjection(t *testing.T) {
 			if err := p.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := p.WaitDelivered(ctx, "u14", m.MessageID); err != nil {
+			if _, err := p.WaitDelivered(within(ctx, t), "u14", m.MessageID); err != nil {
 				t.Fatal(err)
 			}
 			n := expectCopies(ctx, t, p, rcpt, m.MessageID, tc.lo, tc.hi)

@@ -263,7 +263,11 @@ func (c *Client) Check(ctx context.Context, req *spam.Request) (*spam.Result, er
 	if werr != nil {
 		// spamd may have answered (and closed) early with an error: report it
 		if ctx.Err() == nil {
-			_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+			dl := time.Now().Add(time.Second)
+			if cdl, ok := ctx.Deadline(); ok && cdl.Before(dl) {
+				dl = cdl
+			}
+			_ = conn.SetReadDeadline(dl)
 			if _, rerr := readReply(br, c.cfg.MaxReply); rerr != nil && !isNetError(rerr) {
 				return nil, fmt.Errorf("spamd: %w (while sending: %v)", rerr, werr)
 			}
