@@ -117,7 +117,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, w := range cfg.Warnings() {
 		logger.Warn(w.String())
 	}
+	logChecks(snap, logger)
 	return serve(*cfgPath, snap, tools, logger)
+}
+
+// logChecks says at start which virus scanners run and what happens when
+// they all fail: that choice must never be a surprise.
+func logChecks(snap *app.Snapshot, logger *slog.Logger) {
+	ch := snap.Pipeline.Checks
+	var names []string
+	for _, sc := range ch.AVPrimary {
+		names = append(names, sc.Name())
+	}
+	for _, sc := range ch.AVBackup {
+		names = append(names, sc.Name()+" (backup)")
+	}
+	if len(names) == 0 {
+		logger.Warn("no virus scanners configured (av_scanners and av_scanners_backup are empty or their programs are missing): mail is not scanned for viruses")
+		return
+	}
+	logger.Info("virus scanners: " + strings.Join(names, ", "))
+	if ch.AVFailureFatal {
+		logger.Info("virus_scanners_failure_is_fatal = true: when every virus scanner fails, mail is tempfailed (4xx) and stays in the MTA's queue")
+	} else {
+		logger.Warn("virus_scanners_failure_is_fatal = false (amavis's default): when every virus scanner fails, mail is PASSED as UNCHECKED (subject tag for local recipients); set it to true to tempfail instead")
+	}
 }
 
 func loadConfig(path string) (*config.Config, error) {
