@@ -154,10 +154,10 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	defer m.Close()
 	p := &pipeline.Pipeline{
-		Settings: func() *pipeline.Settings { return snap.Pipeline },
+		Settings: snap.ForMessage,
 		Logger:   slog.New(slog.DiscardHandler),
 	}
-	a, err := p.Analyze(context.Background(), m, snap.Pipeline)
+	a, err := p.Analyze(context.Background(), m, snap.ForMessage(m))
 	defer a.Close()
 	if err != nil {
 		fmt.Fprintf(stderr, "mavis check: %v\n", err)

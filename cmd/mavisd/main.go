@@ -165,7 +165,7 @@ func serve(cfgPath string, snap *app.Snapshot, tools *decode.Tools, logger *slog
 	fwd := deliver.NewClient(app.DeliverTimeouts(), snap.Settings.SMTPConnectionCacheEnable.Or(true), logger)
 	defer fwd.Close()
 	pipe := &pipeline.Pipeline{
-		Settings:  func() *pipeline.Settings { return cur.Load().Pipeline },
+		Settings:  func(m *mail.Message) *pipeline.Settings { return cur.Load().ForMessage(m) },
 		Forwarder: fwd,
 		Logger:    logger,
 		WorkDir:   spoolDir,

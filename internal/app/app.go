@@ -5,6 +5,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,12 +14,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mavis-filter/mavis/internal/config"
 	"github.com/mavis-filter/mavis/internal/decode"
 	"github.com/mavis-filter/mavis/internal/deliver"
 	"github.com/mavis-filter/mavis/internal/logging"
+	"github.com/mavis-filter/mavis/internal/lookup"
+	"github.com/mavis-filter/mavis/internal/mail"
 	"github.com/mavis-filter/mavis/internal/pipeline"
 	"github.com/mavis-filter/mavis/internal/smtpd"
 	"github.com/mavis-filter/mavis/internal/version"
@@ -33,17 +37,118 @@ type Snapshot struct {
 	Config   *config.Config
 	Settings *config.Settings // the base settings (no policy bank)
 	SMTP     *smtpd.Options
-	Pipeline *pipeline.Settings
+	Pipeline *pipeline.Settings // the base pipeline settings
+	tools    *decode.Tools
+	clientIP []clientIPPolicy
+	// banks caches the pipeline settings per policy bank path.
+	banks sync.Map // string -> *pipeline.Settings
+	mu    sync.Mutex
 }
 
-// Build derives a snapshot from a loaded configuration.
+type clientIPPolicy struct {
+	maps  lookup.Maps
+	banks []string
+}
+
+// Build derives a snapshot from a loaded configuration. Every policy bank
+// is built once here, so that a bad bank is reported at load time rather
+// than when the first message needs it.
 func Build(cfg *config.Config, tools *decode.Tools) (*Snapshot, error) {
 	s := cfg.Settings()
 	ps, err := PipelineSettings(s, tools)
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Config: cfg, Settings: s, SMTP: SMTPOptions(s), Pipeline: ps}, nil
+	snap := &Snapshot{Config: cfg, Settings: s, SMTP: SMTPOptions(s), Pipeline: ps, tools: tools}
+	for _, ip := range s.ClientIPAddrPolicy {
+		m, err := Tables("client_ipaddr_policy", ip.Maps, lookup.Rules{})
+		if err != nil {
+			return nil, err
+		}
+		snap.clientIP = append(snap.clientIP, clientIPPolicy{maps: m, banks: ip.Banks})
+	}
+	for _, b := range cfg.Banks() {
+		if _, err := snap.settingsFor([]string{b}); err != nil {
+			return nil, fmt.Errorf("policy_bank %s: %w", b, err)
+		}
+	}
+	return snap, nil
+}
+
+// Banks returns the policy banks that apply to a message, in loading order
+// (amavis): the listening port's interface_policy bank, then the banks of
+// the first client_ipaddr_policy entry matching the original client's
+// address (XFORWARD ADDR; 0.0.0.0 when unknown), then MYUSERS for mail from
+// a local sender when originating.
+func (snap *Snapshot) Banks(m *mail.Message) []string {
+	var banks []string
+	s := snap.Settings
+	if b, ok := s.InterfacePolicy[m.Conn.LocalPort]; ok && m.Conn.LocalPort != "" {
+		banks = append(banks, b)
+	} else if b, ok := s.InterfacePolicy["SOCK"]; ok && m.Conn.UnixSocket != "" {
+		banks = append(banks, b)
+	}
+	ip := m.Client.Addr
+	if ip == "" {
+		ip = "0.0.0.0"
+	}
+	ctx := context.Background()
+	for _, p := range snap.clientIP {
+		if ok, _, err := p.maps.Bool(ctx, ip); err == nil && ok {
+			banks = append(banks, p.banks...)
+			break
+		}
+	}
+	if snap.Config.HasBank("MYUSERS") && m.Envelope.MailFrom != "" {
+		cur, _ := snap.settingsFor(banks)
+		if cur != nil && cur.Originating {
+			if rp, err := cur.Resolve(ctx, m.Envelope.MailFrom); err == nil && rp.Local {
+				banks = append(banks, "MYUSERS")
+			}
+		}
+	}
+	return banks
+}
+
+// ForMessage returns the pipeline settings for a message, with its policy
+// banks merged in.
+func (snap *Snapshot) ForMessage(m *mail.Message) *pipeline.Settings {
+	if m == nil {
+		return snap.Pipeline
+	}
+	banks := snap.Banks(m)
+	if len(banks) == 0 {
+		return snap.Pipeline
+	}
+	ps, err := snap.settingsFor(banks)
+	if err != nil {
+		// Every bank was built at load time; a combination failing here
+		// is unexpected: use the base settings and say so.
+		slog.Default().Error("policy bank combination failed, using base settings", "banks", banks, "err", err)
+		return snap.Pipeline
+	}
+	return ps
+}
+
+func (snap *Snapshot) settingsFor(banks []string) (*pipeline.Settings, error) {
+	if len(banks) == 0 {
+		return snap.Pipeline, nil
+	}
+	key := strings.Join(banks, "/")
+	if v, ok := snap.banks.Load(key); ok {
+		return v.(*pipeline.Settings), nil
+	}
+	snap.mu.Lock()
+	defer snap.mu.Unlock()
+	if v, ok := snap.banks.Load(key); ok {
+		return v.(*pipeline.Settings), nil
+	}
+	ps, err := PipelineSettings(snap.Config.Settings(banks...), snap.tools)
+	if err != nil {
+		return nil, err
+	}
+	snap.banks.Store(key, ps)
+	return ps, nil
 }
 
 // SMTPOptions maps the settings onto the SMTP server's options.

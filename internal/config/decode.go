@@ -859,4 +859,3 @@ func (d *decoder) namedMaps(st *setting, path []string, v any) (any, bool) {
 	}
 	return out, replace
 }
-

@@ -399,4 +399,3 @@ func toValue(v any) (Value, error) {
 	}
 	return Value{}, fmt.Errorf("dates and times are not supported here")
 }
-

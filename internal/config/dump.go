@@ -324,13 +324,25 @@ func renderSpec(sp LookupSpec) string {
 			entries = sp.IPACL.Raw()
 		}
 		if sp.File != "" {
-			return field("acl", append(file(), "entries = "+stringList(entries))...)
+			kv := file()
+			if len(entries) > 0 {
+				kv = append(kv, "entries = "+stringList(entries))
+			}
+			return field("acl", kv...)
 		}
 		return stringList(entries)
 	case LookupHash:
-		return field("hash", append(file(), "entries = "+TableValue(map[string]Value(sp.Entries)).String())...)
+		kv := file()
+		if len(sp.Entries) > 0 || sp.File == "" {
+			kv = append(kv, "entries = "+TableValue(map[string]Value(sp.Entries)).String())
+		}
+		return field("hash", kv...)
 	case LookupCIDR:
-		return field("cidr", append(file(), "entries = "+stringList(sp.IPACL.Raw()))...)
+		kv := file()
+		if len(sp.IPACL) > 0 || sp.File == "" {
+			kv = append(kv, "entries = "+stringList(sp.IPACL.Raw()))
+		}
+		return field("cidr", kv...)
 	case LookupRegexp:
 		return field("regexp", "rules = "+renderRules(sp.Rules, false))
 	case LookupSQL, LookupLDAP:

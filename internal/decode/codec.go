@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 )
 
@@ -51,8 +52,42 @@ type base64Dec struct {
 
 func newBase64Dec(w io.Writer) *base64Dec { return &base64Dec{w: w, out: make([]byte, 0, 32*1024)} }
 
+var b64std = func() (t [256]bool) {
+	const a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := 0; i < len(a); i++ {
+		t[a[i]] = true
+	}
+	return t
+}()
+
 func (d *base64Dec) Write(p []byte) (int, error) {
-	for _, c := range p {
+	for i := 0; i < len(p); {
+		if d.n == 0 {
+			// fast path: a run of clean quanta goes to the stdlib decoder
+			j := i
+			for j < len(p) && b64std[p[j]] {
+				j++
+			}
+			if k := (j - i) &^ 3; k >= 4 {
+				for k > 0 {
+					room := (cap(d.out) - len(d.out)) / 3 * 4
+					if room < 4 {
+						if err := d.flush(); err != nil {
+							return 0, err
+						}
+						continue
+					}
+					c := min(k, room)
+					n, _ := base64.StdEncoding.Decode(d.out[len(d.out):len(d.out)+c/4*3], p[i:i+c])
+					d.out = d.out[:len(d.out)+n]
+					i += c
+					k -= c
+				}
+				continue
+			}
+		}
+		c := p[i]
+		i++
 		v := b64val[c]
 		if v == 0xff {
 			switch c {
@@ -76,7 +111,7 @@ func (d *base64Dec) Write(p []byte) (int, error) {
 			}
 		}
 	}
-	return len(p), d.flush()
+	return len(p), nil
 }
 
 func (d *base64Dec) flushPartial() {
@@ -195,7 +230,7 @@ func (d *qpDec) Write(p []byte) (int, error) {
 			}
 		}
 	}
-	return len(p), d.flush()
+	return len(p), nil
 }
 
 func (d *qpDec) flush() error {
@@ -267,7 +302,7 @@ func (d *uuDec) Write(p []byte) (int, error) {
 			}
 		}
 	}
-	return total, d.flush()
+	return total, nil
 }
 
 func (d *uuDec) doLine(l []byte) {

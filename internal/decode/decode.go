@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -434,6 +435,7 @@ func (d *decoder) quotaHold(who string, chunk int64) error {
 type sink struct {
 	d       *decoder
 	f       *os.File
+	bw      *bufio.Writer
 	who     string
 	n       int64
 	exquota bool
@@ -446,12 +448,12 @@ func (s *sink) Write(p []byte) (int, error) {
 	ln := int64(len(p))
 	if !s.exquota && ln > s.d.remaining {
 		k := max(s.d.remaining, 0)
-		w, _ := s.f.Write(p[:k])
+		w, _ := s.bw.Write(p[:k])
 		s.n += int64(w)
 		s.d.remaining -= int64(w)
 		return w, s.d.quotaHold(s.who, ln)
 	}
-	w, err := s.f.Write(p)
+	w, err := s.bw.Write(p)
 	s.n += int64(w)
 	s.d.remaining -= int64(w)
 	if err != nil {
@@ -468,12 +470,15 @@ func (d *decoder) open(i int, who string, exquota bool) (*sink, error) {
 		return nil, fmt.Errorf("create part file: %w", err)
 	}
 	d.res.Parts[i].File = filepath.Join(d.dir, d.res.Parts[i].ID)
-	return &sink{d: d, f: f, who: who, exquota: exquota}, nil
+	return &sink{d: d, f: f, bw: bufio.NewWriterSize(f, 32*1024), who: who, exquota: exquota}, nil
 }
 
 // close finishes part i's file: size, type, or removal when empty.
 func (d *decoder) close(i int, s *sink) error {
-	err := s.f.Close()
+	err := s.bw.Flush()
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
 	p := &d.res.Parts[i]
 	p.Size = s.n
 	if s.n == 0 {

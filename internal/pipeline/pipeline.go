@@ -56,7 +56,9 @@ type Forwarder interface {
 
 // Pipeline processes messages. It is safe for concurrent use.
 type Pipeline struct {
-	Settings  func() *Settings
+	// Settings returns the snapshot for a message (policy banks chosen by
+	// its listener, client address and sender).
+	Settings  func(m *mail.Message) *Settings
 	Forwarder Forwarder
 	Logger    *slog.Logger
 	// WorkDir is where each message gets its private directory for decoded
@@ -85,7 +87,7 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 			out = tempfailAll(m, "check_mail", fmt.Errorf("panic: %v", v))
 		}
 	}()
-	s := p.Settings()
+	s := p.Settings(m)
 	rcpts := m.Envelope.Rcpts
 	if n := m.Header.Count("Received"); n > 100 {
 		r := mail.Reply{Code: 554, Enh: "5.4.6", Text: fmt.Sprintf("Reject: Too many hops: %d 'Received:' header fields, id=%s", n, m.LogID)}

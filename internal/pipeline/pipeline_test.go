@@ -107,7 +107,7 @@ func newPipeline(t *testing.T, fwd string, logs io.Writer) *Pipeline {
 			rp.Local = strings.HasSuffix(a, "@example.org")
 			return rp, nil
 		}}
-	return &Pipeline{Settings: func() *Settings { return s }, Forwarder: c, Logger: lg,
+	return &Pipeline{Settings: func(*mail.Message) *Settings { return s }, Forwarder: c, Logger: lg,
 		Now: func() time.Time { return time.Date(2026, 11, 21, 7, 9, 46, 0, time.UTC) }}
 }
 
@@ -216,7 +216,7 @@ func TestProcessBannedDiscarded(t *testing.T) {
 	var logs bytes.Buffer
 	p := newPipeline(t, "smtp:["+strings.Replace(addr, ":", "]:", 1), &logs)
 	debian := config.Default().Settings().BannedFilenameRe
-	base := p.Settings()
+	base := p.Settings(nil)
 	s := *base
 	s.Resolve = func(_ context.Context, a string) (*RcptPolicy, error) {
 		rp := DefaultRcptPolicy()
@@ -228,7 +228,7 @@ func TestProcessBannedDiscarded(t *testing.T) {
 		}
 		return rp, nil
 	}
-	p.Settings = func() *Settings { return &s }
+	p.Settings = func(*mail.Message) *Settings { return &s }
 	raw := testcorpus.Message("banned exe", []testcorpus.Attachment{testcorpus.File("setup.exe", testcorpus.TinyPE(false))})
 
 	m := newMessageRaw(t, raw, "b@example.org")

@@ -94,14 +94,22 @@ func bench(ctx context.Context, o options) error {
 
 	targets := []target{{"direct", sink.Addr}}
 	if o.mavisd != "" {
-		d, err := startMavisd(ctx, o, sinkPort)
+		dir, err := os.MkdirTemp("", "mavis-bench-")
+		if err != nil {
+			return fmt.Errorf("mavisd dir: %w", err)
+		}
+		d, err := startMavisd(ctx, o, sinkPort, dir)
 		if err != nil {
 			return err
 		}
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			_ = d.Stop(sctx)
+			if err := d.Stop(sctx); err != nil {
+				slog.Warn("mavisd exit", "err", err, "log", d.LogPath)
+				return
+			}
+			_ = os.RemoveAll(dir)
 		}()
 		targets = append(targets, target{"mavis", d.Listen})
 		slog.Info("mavisd ready", "pid", d.Pid(), "listen", d.Listen, "banner", d.Banner, "log", d.LogPath)
@@ -178,7 +186,7 @@ func bench(ctx context.Context, o options) error {
 	return tw.Flush()
 }
 
-func startMavisd(ctx context.Context, o options, sinkPort string) (*harness.Daemon, error) {
+func startMavisd(ctx context.Context, o options, sinkPort, dir string) (*harness.Daemon, error) {
 	port, err := load.FreePort()
 	if err != nil {
 		return nil, err
@@ -194,10 +202,7 @@ func startMavisd(ctx context.Context, o options, sinkPort string) (*harness.Daem
 		}
 		cfg.Extra = string(b)
 	}
-	dir, err := os.MkdirTemp("", "mavis-bench-")
-	if err != nil {
-		return nil, fmt.Errorf("mavisd dir: %w", err)
-	}
+	cfg.Home = dir
 	return harness.StartDaemon(ctx, harness.DaemonOptions{Binary: o.mavisd, Config: cfg.Text(), Listen: cfg.Listen, Dir: dir})
 }
 

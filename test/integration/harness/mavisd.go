@@ -99,6 +99,7 @@ func Main(m *testing.M) int {
 type MavisdConfig struct {
 	Listen  string // host:port of the SMTP/LMTP listener
 	Forward string // forward_method and notify_method, e.g. smtp:[127.0.0.1]:20026
+	Home    string // MYHOME and TEMPBASE; StartMavisd uses the test's temp dir when empty
 	Extra   string // more TOML settings (amavis names)
 }
 
@@ -120,6 +121,9 @@ func (c MavisdConfig) Text() string {
 	fmt.Fprintf(&b, "forward_method = %q\n", c.Forward)
 	fmt.Fprintf(&b, "notify_method = %q\n", c.Forward)
 	fmt.Fprintf(&b, "myhostname = %q\n", "mavis."+Domain)
+	if c.Home != "" {
+		fmt.Fprintf(&b, "MYHOME = %q\nTEMPBASE = %q\n", c.Home, filepath.Join(c.Home, "tmp"))
+	}
 	if c.Extra != "" {
 		b.WriteString(c.Extra)
 		if !strings.HasSuffix(c.Extra, "\n") {
@@ -297,7 +301,11 @@ func StartMavisd(t testing.TB, cfg MavisdConfig) *Daemon {
 	defer cancel()
 	bin, err := BuildMavisd(ctx)
 	Require(t, err)
-	d, err := StartDaemon(ctx, DaemonOptions{Binary: bin, Config: cfg.Text(), Listen: cfg.Listen, Dir: t.TempDir()})
+	dir := t.TempDir()
+	if cfg.Home == "" {
+		cfg.Home = dir
+	}
+	d, err := StartDaemon(ctx, DaemonOptions{Binary: bin, Config: cfg.Text(), Listen: cfg.Listen, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,6 +106,9 @@ func (p *Postfix) WaitDeferred(ctx context.Context, addr string) (QueueEntry, er
 	for {
 		es, err := p.QueuedFor(ctx, addr)
 		if err != nil {
+			if ctx.Err() != nil {
+				return QueueEntry{}, fmt.Errorf("no deferred mail for %s: %w", addr, ctx.Err())
+			}
 			return QueueEntry{}, err
 		}
 		for _, e := range es {
@@ -295,6 +298,9 @@ func (p *Postfix) Settle(ctx context.Context, addr string, quiet time.Duration) 
 	for {
 		es, err := p.QueuedFor(ctx, addr)
 		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("queue for %s did not settle: %w", addr, ctx.Err())
+			}
 			return err
 		}
 		switch {
