@@ -147,6 +147,9 @@ func checks(s *config.Settings, tools *decode.Tools) (pipeline.Checks, error) {
 	if c.AVBackup, err = scanners(s.AVScannersBackup, s); err != nil {
 		return c, err
 	}
+	if c.SpamScanners, err = spamScanners(s); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mavis-filter/mavis/internal/check/badheader"
 	"github.com/mavis-filter/mavis/internal/check/banned"
+	"github.com/mavis-filter/mavis/internal/check/spam"
 	"github.com/mavis-filter/mavis/internal/check/virus"
 	"github.com/mavis-filter/mavis/internal/config"
 	"github.com/mavis-filter/mavis/internal/decode"
@@ -36,6 +37,8 @@ type Checks struct {
 	XHeaderTag, XHeaderLine string
 	// UncheckedSubjectTag is undecipherable_subject_tag ("***UNCHECKED*** ").
 	UncheckedSubjectTag string
+	// SpamScanners are the spam_scanners clients (spamd, rspamd).
+	SpamScanners []spam.Scanner
 }
 
 // RcptPolicy is what the settings say for one recipient (after lookups in
@@ -88,21 +91,25 @@ type ScannerReport struct {
 // Analysis is what the checks found and what would be done, independent of
 // delivery. `mavis check` prints it; Process acts on it.
 type Analysis struct {
-	CCat      string            `json:"content_category"`
-	Category  policy.Category   `json:"-"`
-	MailID    string            `json:"mail_id"`
-	Size      int64             `json:"size"`
-	Findings  []string          `json:"findings"`
-	Parts     string            `json:"parts,omitempty"`
-	Hold      string            `json:"hold,omitempty"`
-	BadHdr    []string          `json:"bad_header,omitempty"`
-	Viruses   []string          `json:"viruses,omitempty"`
-	Scanners  []ScannerReport   `json:"virus_scanners,omitempty"`
-	Rcpts     []RcptResult      `json:"recipients"`
-	MsgCats   policy.Categories `json:"-"`
-	Decode    *decode.Result    `json:"-"`
-	Virus     *virus.Result     `json:"-"`
-	BadHeader badheader.Result  `json:"-"`
+	CCat     string            `json:"content_category"`
+	Category policy.Category   `json:"-"`
+	MailID   string            `json:"mail_id"`
+	Size     int64             `json:"size"`
+	Findings []string          `json:"findings"`
+	Parts    string            `json:"parts,omitempty"`
+	Hold     string            `json:"hold,omitempty"`
+	BadHdr   []string          `json:"bad_header,omitempty"`
+	Viruses  []string          `json:"viruses,omitempty"`
+	Scanners []ScannerReport   `json:"virus_scanners,omitempty"`
+	Rcpts    []RcptResult      `json:"recipients"`
+	MsgCats  policy.Categories `json:"-"`
+	Decode   *decode.Result    `json:"-"`
+	Virus    *virus.Result     `json:"-"`
+	// Spam is the combined spam scanners' result (nil: not checked);
+	// SpamErrs lists the scanners that failed (mail is not scored by them).
+	Spam      *spam.Result     `json:"-"`
+	SpamErrs  []string         `json:"spam_scanner_errors,omitempty"`
+	BadHeader badheader.Result `json:"-"`
 	// AVRan tells that a virus scan was done (X-Virus-Scanned is added).
 	AVRan   bool          `json:"-"`
 	Elapsed time.Duration `json:"-"`
@@ -149,6 +156,37 @@ func (p *Pipeline) Analyze(ctx context.Context, m *mail.Message, s *Settings) (*
 	}
 	if m.Header != nil {
 		a.Findings = append(a.Findings, headerFindings(m.Header)...)
+	}
+
+	// The spam check needs no decoding: it runs concurrently with decoding
+	// and virus scanning, so a message takes as long as the slowest check.
+	anySpam := false
+	for i := range a.Rcpts {
+		anySpam = anySpam || !a.Rcpts[i].Policy.BypassSpam
+	}
+	var spamDone chan struct{}
+	if anySpam && len(s.Checks.SpamScanners) > 0 {
+		spamDone = make(chan struct{})
+		req, err := spam.NewRequest(m)
+		if err != nil {
+			return a, &errFatal{"spam-check", err}
+		}
+		req.PolicyBank = s.PolicyBank
+		go func() {
+			defer close(spamDone)
+			res, outs := spam.CheckAll(ctx, s.Checks.SpamScanners, req)
+			a.Spam = res
+			for _, o := range outs {
+				if o.Err != nil {
+					a.SpamErrs = append(a.SpamErrs, o.Scanner+": "+o.Err.Error())
+				}
+			}
+		}()
+		defer func() {
+			if spamDone != nil {
+				<-spamDone
+			}
+		}()
 	}
 
 	// Decode when a content check needs it.
@@ -214,6 +252,17 @@ func (p *Pipeline) Analyze(ctx context.Context, m *mail.Message, s *Settings) (*
 		}
 	} else if anyVirus && len(s.Checks.AVPrimary)+len(s.Checks.AVBackup) == 0 {
 		a.Findings = append(a.Findings, "no virus scanners configured (av_scanners is empty)")
+	}
+	if spamDone != nil {
+		<-spamDone
+		spamDone = nil
+		for _, e := range a.SpamErrs {
+			p.Logger.Warn("spam scanner failed, mail not scored by it (as amavis)", "log_id", m.LogID, "err", e)
+		}
+		if a.Spam != nil {
+			a.Findings = append(a.Findings, fmt.Sprintf("spam score %s (required %s), tests=[%s]",
+				spam.FormatScore(a.Spam.Score), spam.FormatScore(a.Spam.Required), spam.FormatTests(a.Spam.Tests, true)))
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return a, &errFatal{"check", err}
