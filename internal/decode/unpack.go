@@ -114,7 +114,7 @@ func (d *decoder) decodePart(i int) error {
 		})
 	case has("lha"):
 		return d.doTool(i, d.tools.Lha, "do_lha", func(src, dst string) []string {
-			return []string{"-xqfw=" + dst, src}
+			return []string{"-xfw=" + dst, src}
 		})
 	case has("arc"):
 		return d.doTool(i, d.tools.Arc, "do_arc", func(src, dst string) []string {
