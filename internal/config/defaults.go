@@ -567,11 +567,12 @@ func builtinSettings(env Env) Settings {
 		StorageRedisTTL:                       Some(16 * 24 * time.Hour),
 
 		Mavis: MavisSettings{
-			SpoolThreshold:  Some(256 << 10),
-			MetricsListen:   Some(""),
-			MilterListen:    Some(""),
-			TemplatesDir:    Some(""),
-			ShutdownTimeout: Some(30 * time.Second),
+			SpoolThreshold:   Some(256 << 10),
+			MetricsListen:    Some(""),
+			MilterListen:     Some(""),
+			TemplatesDir:     Some(""),
+			ShutdownTimeout:  Some(30 * time.Second),
+			QuarantineMaxAge: Some(0),
 		},
 	}
 	return s

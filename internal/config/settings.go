@@ -500,4 +500,8 @@ type MavisSettings struct {
 	// ShutdownTimeout is how long a stopping daemon waits for messages in
 	// flight, in seconds.
 	ShutdownTimeout Opt[time.Duration] `amavis:"shutdown_timeout,min=0" up:"(mavis only)"`
+	// QuarantineMaxAge is how many days quarantine files under
+	// QUARANTINEDIR are kept before the sweeper removes them (0 = keep
+	// forever); it replaces the cron job "find ... -ctime +N -exec rm".
+	QuarantineMaxAge Opt[int] `amavis:"quarantine_max_age,min=0" up:"(mavis only) 0 = keep forever"`
 }

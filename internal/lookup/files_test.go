@@ -163,7 +163,7 @@ func FuzzReadHash(f *testing.F) {
 		for k := range m {
 			// every key stored must be found by itself
 			r, err := h.Lookup(context.Background(), k)
-			if err != nil || r.Key == "" {
+			if err != nil || !r.Found {
 				t.Fatalf("stored key %q not found: %+v %v", k, r, err)
 			}
 		}

@@ -226,6 +226,16 @@ type expander struct {
 	macros Macros
 	user   map[string][]token
 	steps  int
+	over   bool // a result would exceed the limits
+}
+
+// budget reports whether n more tokens fit into the limits.
+func (e *expander) budget(n int) bool {
+	if e.steps+n > maxSteps {
+		e.over = true
+		return false
+	}
+	return true
 }
 
 // Expand expands a template with the given builtins. Unknown macros expand
@@ -267,7 +277,7 @@ func (e *expander) run(input []token) (string, error) {
 	}
 	for len(queue) > 0 {
 		e.steps++
-		if e.steps > maxSteps || out.Len() > maxOutput || len(queue) > maxSteps {
+		if e.over || e.steps > maxSteps || out.Len() > maxOutput || len(queue) > maxSteps {
 			return out.String(), ErrTooComplex
 		}
 		t := queue[len(queue)-1]
@@ -354,6 +364,9 @@ func (e *expander) run(input []token) (string, error) {
 		default: // a misplaced lexel, %N or \n: kept as text
 			emit(t)
 		}
+	}
+	if e.over {
+		return out.String(), ErrTooComplex
 	}
 	// unclosed calls: their collected text is lost, as in amavis
 	return out.String(), nil
@@ -473,11 +486,14 @@ func (e *expander) eval(typ string, args [][]token) []token {
 		var vals []string
 		switch {
 		case utoks != nil:
-			vals = []string{toksString(substArgs(utoks, [][]token{{textTok(name)}}))}
+			vals = []string{toksString(e.substArgs(utoks, [][]token{{textTok(name)}}))}
 		case v.IsList:
 			vals = v.List
 		default:
 			vals = []string{v.Str}
+		}
+		if !e.budget(len(vals) * (len(body) + len(sep))) {
+			return nil
 		}
 		var out []token
 		for i, val := range vals {
@@ -523,7 +539,7 @@ func (e *expander) eval(typ string, args [][]token) []token {
 		if len(args) > 1 {
 			targs = append(targs, args[1:]...)
 		}
-		res := substArgs(utoks, targs)
+		res := e.substArgs(utoks, targs)
 		if card {
 			return []token{textTok(boolDigit(!isWhite(toksString(res))))}
 		}
@@ -549,8 +565,21 @@ func (e *expander) known(name string) bool {
 	return ok
 }
 
-func substArgs(body []token, args [][]token) []token {
-	var out []token
+func (e *expander) substArgs(body []token, args [][]token) []token {
+	n := 0
+	for _, t := range body {
+		if t.k == tArg {
+			if i := int(t.s[1] - '0'); i < len(args) {
+				n += len(args[i])
+			}
+			continue
+		}
+		n++
+	}
+	if !e.budget(n) {
+		return nil
+	}
+	out := make([]token, 0, n)
 	for _, t := range body {
 		if t.k == tArg {
 			if i := int(t.s[1] - '0'); i < len(args) {

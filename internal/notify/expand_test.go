@@ -7,12 +7,12 @@ import (
 
 func testMacros() Macros {
 	return Macros{
-		"s":     func([]string) Value { return S("<a@b.example>") },
-		"V":     func([]string) Value { return L([]string{"Eicar", "Worm.X"}) },
-		"E":     func([]string) Value { return L(nil) },
-		"F":     func([]string) Value { return Value{} },
-		"n":     func([]string) Value { return S("123-01") },
-		"Z":     func([]string) Value { return Value{} },
+		"s": func([]string) Value { return S("<a@b.example>") },
+		"V": func([]string) Value { return L([]string{"Eicar", "Worm.X"}) },
+		"E": func([]string) Value { return L(nil) },
+		"F": func([]string) Value { return Value{} },
+		"n": func([]string) Value { return S("123-01") },
+		"Z": func([]string) Value { return Value{} },
 		"ccat": func(a []string) Value {
 			if len(a) > 0 && a[0] == "major" {
 				return S("8")
@@ -31,8 +31,8 @@ func TestExpand(t *testing.T) {
 		{"%#V %#E %#F %#s", "2 0 0 1"},
 		{"%V", "Eicar, Worm.X"},
 		{"[? %#V |none|one|two]", "two"},
-		{"[? %#V |none|one]", "one"},                 // beyond the last: the last
-		{"[? 5 |only]", ""},                          // a single alternative
+		{"[? %#V |none|one]", "one"}, // beyond the last: the last
+		{"[? 5 |only]", ""},          // a single alternative
 		{"[? %#E |none|some]", "none"},
 		{"[? x |empty|nonempty]", "nonempty"},
 		{"[?   |empty|nonempty]", "empty"},
@@ -90,7 +90,7 @@ func TestExpandRunaway(t *testing.T) {
 
 func TestWrapString(t *testing.T) {
 	tests := []struct {
-		str, prefix, indent string
+		str, prefix, indent   string
 		indentSet, structured bool
 		max                   int
 		want                  string

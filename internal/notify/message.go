@@ -314,7 +314,7 @@ func writeRecipientFields(b *strings.Builder, in *Info, r Rcpt, action, date str
 		w = strings.TrimPrefix(w, strings.Repeat("x", 12))
 		resp = strings.Join(wrapSMTPResp(w), "\n")
 	}
-	resp = regexp.MustCompile(`\n([^ \t]|$)`).ReplaceAllString(resp, "\n $1")
+	resp = foldDiag.ReplaceAllString(resp, "\n $1")
 	fmt.Fprintf(b, "Diagnostic-Code: smtp; %s\n", resp)
 	fmt.Fprintf(b, "Last-Attempt-Date: %s\n", date)
 	id := in.LogID
@@ -367,7 +367,11 @@ type part struct {
 	body    string
 }
 
-var fieldLine = regexp.MustCompile(`^([^:]*?)[ \t]*:[ \t]*(.*)$`)
+var (
+	fieldLine = regexp.MustCompile(`^([^:]*?)[ \t]*:[ \t]*(.*)$`)
+	unfoldHdr = regexp.MustCompile(`\r?\n([ \t])`)
+	foldDiag  = regexp.MustCompile(`\n([^ \t]|$)`)
+)
 
 // newEntity splits an expanded template into header fields and text, as
 // amavis's build_mime_entity, and makes the text the first part.
@@ -385,7 +389,7 @@ func newEntity(in *Info, text, ctype string) *entity {
 			hdr = text
 		}
 	}
-	hdr = regexp.MustCompile(`\r?\n([ \t])`).ReplaceAllString(hdr, "$1")
+	hdr = unfoldHdr.ReplaceAllString(hdr, "$1")
 	for _, l := range strings.Split(hdr, "\n") {
 		l = strings.TrimSuffix(l, "\r")
 		m := fieldLine.FindStringSubmatch(l)

@@ -87,32 +87,48 @@ func wrapString(str string, maxLen int, prefix, indent string, indentSet, struct
 		chunks = wrapChunks(b.String())
 	}
 	plain := indentSet && indent == ""
-	var result strings.Builder
-	s := ""
+	var result, cur strings.Builder // cur is the line being assembled
+	curWhite := true                // cur holds only blanks
 	sInd := displayedLength(prefix, 0)
 	contin := false
+	add := func(t string) {
+		cur.WriteString(t)
+		if !allWhite(t) {
+			curWhite = false
+		}
+	}
 	flush := func() {
 		if contin {
 			result.WriteByte('\n')
 		} else {
 			contin = true
 		}
+		line := cur.String()
 		if plain {
-			s = strings.TrimRight(s, " \t")
+			line = strings.TrimRight(line, " \t")
 		}
-		result.WriteString(prefix + s)
-		s = ""
+		result.WriteString(prefix + line)
+		cur.Reset()
+		curWhite = true
 		sInd = displayedLength(prefix, 0)
 	}
-	for len(chunks) > 0 {
-		chunk := chunks[0]
-		chunks = chunks[1:]
-		if indentSet && contin && s == "" && chunk != "" && isWS(chunk[0]) {
+	// pending holds a chunk (or blanks) pushed back for the next round.
+	pending, havePending := "", false
+	for i := 0; i < len(chunks) || havePending; {
+		var chunk string
+		if havePending {
+			chunk, havePending = pending, false
+		} else {
+			chunk = chunks[i]
+			i++
+		}
+		more := i < len(chunks)
+		if indentSet && contin && cur.Len() == 0 && chunk != "" && isWS(chunk[0]) {
 			chunk = indent + chunk[1:]
 		}
 		l := displayedLength(chunk, sInd)
-		if l <= maxLen || (len(chunks) == 0 && allWhite(s)) {
-			s += chunk
+		if l <= maxLen || (!more && curWhite) {
+			add(chunk)
 			sInd = l
 			continue
 		}
@@ -123,8 +139,8 @@ func wrapString(str string, maxLen int, prefix, indent string, indentSet, struct
 		solid, white := chunk[:end], chunk[end:]
 		minL := displayedLength(solid, sInd)
 		switch {
-		case len(chunks) > 0 && (minL <= maxLen || allWhite(s)):
-			s += solid
+		case more && (minL <= maxLen || curWhite):
+			add(solid)
 			sInd = minL
 			if !plain {
 				for white != "" {
@@ -132,23 +148,23 @@ func wrapString(str string, maxLen int, prefix, indent string, indentSet, struct
 					if d > maxLen {
 						break
 					}
-					s += white[:1]
+					add(white[:1])
 					sInd = d
 					white = white[1:]
 				}
-				if white != "" {
-					chunks[0] = white + chunks[0]
+				if white != "" { // carried over to the next chunk
+					chunks[i] = white + chunks[i]
 				}
 			}
-		case allWhite(s): // cannot happen; absorb rather than loop
-			s += chunk
+		case curWhite: // cannot happen; absorb rather than loop
+			add(chunk)
 			sInd = l
 		default:
 			flush()
-			chunks = append([]string{chunk}, chunks...)
+			pending, havePending = chunk, true
 		}
 	}
-	if !allWhite(s) {
+	if !curWhite {
 		flush()
 	}
 	return result.String()

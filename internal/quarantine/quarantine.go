@@ -366,7 +366,31 @@ func isBlank(l []byte) bool {
 	return len(l) == 1 && l[0] == '\n' || len(l) == 2 && l[0] == '\r' && l[1] == '\n'
 }
 
-func angle(a string) string { return "<" + a + ">" }
+// angle is amavis's qquote_rfc2821_local: the address in angle brackets,
+// its local part quoted when it is not a dot-atom.
+func angle(a string) string {
+	local, domain := a, ""
+	if i := strings.LastIndexByte(a, '@'); i >= 0 {
+		local, domain = a[:i], a[i:]
+	}
+	if local != "" && !dotAtom(local) {
+		local = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(local) + `"`
+	}
+	return "<" + local + domain + ">"
+}
+
+func dotAtom(s string) bool {
+	if strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(isAlnum(c) || c >= 0x80 || strings.IndexByte("!#$%&'*+-/=?^_`{|}~.", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
 
 func angles(l []string) []string {
 	out := make([]string, len(l))

@@ -337,6 +337,11 @@ func TestFoldList(t *testing.T) {
 	if err != nil || len(env.Recipients) != 6 || env.Sender != "" || !env.HasSender {
 		t.Errorf("parse folded: %+v %v", env, err)
 	}
+	odd := []string{"a b@x.test", `q"uote@x.test`, "plain@x.test", ""}
+	env, _, err = ParseEnvelope(strings.NewReader(foldList("X-Envelope-To", angles(odd), ",") + "\n"))
+	if err != nil || strings.Join(env.Recipients, "|") != strings.Join(odd, "|") {
+		t.Errorf("quoted addresses: %q (%s) %v", env.Recipients, angles(odd), err)
+	}
 	if got := foldList("X-Envelope-To-Blocked", nil, ","); got != "X-Envelope-To-Blocked:\n" {
 		t.Errorf("empty list: %q", got)
 	}

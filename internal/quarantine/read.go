@@ -218,7 +218,7 @@ func splitAddrs(v string) []string {
 				out = append(out, v[1:])
 				break
 			}
-			out = append(out, v[1:end])
+			out = append(out, unquoteLocal(v[1:end]))
 			v = v[end+1:]
 			continue
 		}
@@ -230,4 +230,21 @@ func splitAddrs(v string) []string {
 		v = v[end:]
 	}
 	return out
+}
+
+// unquoteLocal undoes angle()'s quoting of a local part: "a b"@c -> a b@c.
+func unquoteLocal(a string) string {
+	if !strings.HasPrefix(a, `"`) {
+		return a
+	}
+	i := strings.LastIndex(a, `"@`)
+	if i <= 0 {
+		if len(a) >= 2 && strings.HasSuffix(a, `"`) {
+			i = len(a) - 1
+		} else {
+			return a
+		}
+	}
+	local := strings.NewReplacer(`\\`, `\`, `\"`, `"`).Replace(a[1:i])
+	return local + a[i+1:]
 }

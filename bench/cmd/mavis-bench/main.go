@@ -63,7 +63,7 @@ func run() error {
 	var o options
 	var sizes, concs string
 	flag.StringVar(&o.mavisd, "mavisd", "bin/mavisd", "mavisd binary (empty: no mavis column)")
-	flag.StringVar(&o.mavisExtra, "mavisd-config", "", "file with extra TOML settings for mavisd (e.g. max_servers)")
+	flag.StringVar(&o.mavisExtra, "mavisd-config", "", "file with TOML settings for mavisd, replacing the bare defaults (no scanners)")
 	flag.StringVar(&sizes, "sizes", "2k,1m", "message sizes (k, m suffixes)")
 	flag.StringVar(&concs, "conc", "1,4,16", "concurrent SMTP sessions")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per cell")
@@ -194,6 +194,7 @@ func startMavisd(ctx context.Context, o options, sinkPort, dir string) (*harness
 	cfg := harness.MavisdConfig{
 		Listen:  "127.0.0.1:" + strconv.Itoa(port),
 		Forward: "smtp:[127.0.0.1]:" + sinkPort,
+		Extra:   harness.BareSettings,
 	}
 	if o.mavisExtra != "" {
 		b, err := os.ReadFile(o.mavisExtra)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,6 +32,39 @@ func (f *fixed) Scan(ctx context.Context, _ *Request) ScannerResult {
 		}
 	}
 	return f.res
+}
+
+// barrier releases its waiters once n of them arrived.
+type barrier struct {
+	mu sync.Mutex
+	n  int
+	ch chan struct{}
+}
+
+func (b *barrier) arrive() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n--
+	if b.n == 0 {
+		close(b.ch)
+	}
+	return b.ch
+}
+
+// meeting is a scanner that first waits for the other scanners of its
+// barrier to start.
+type meeting struct {
+	fixed
+	bar *barrier
+}
+
+func (m *meeting) Scan(ctx context.Context, r *Request) ScannerResult {
+	select {
+	case <-m.bar.arrive():
+	case <-ctx.Done():
+		return ScannerResult{Err: ctx.Err()}
+	}
+	return m.fixed.Scan(ctx, r)
 }
 
 func clean(n string) *fixed { return &fixed{name: n, res: ScannerResult{Output: n + ": OK"}} }
@@ -147,19 +181,23 @@ func TestRunConcurrentStop(t *testing.T) {
 	fast := infected("fast", "V")
 	start := time.Now()
 	r := Run(context.Background(), []Scanner{slow, fast}, nil, &Request{}, Options{FirstInfectedStopsScan: true, Logger: quiet})
-	if time.Since(start) > 5*time.Second {
+	if time.Since(start) > 20*time.Second {
 		t.Fatal("slow scanner was not cancelled")
 	}
 	if !r.Infected || !r.Scanners[0].Skipped || r.Scanners[0].Name != "slow" || r.Scanners[1].Name != "fast" {
 		t.Fatalf("%+v", r.Scanners)
 	}
-	// without the stop rule both finish
-	a, b := &fixed{name: "a", res: ScannerResult{}, delay: 50 * time.Millisecond}, &fixed{name: "b", res: ScannerResult{}, delay: 50 * time.Millisecond}
-	a.res.Output, b.res.Output = "OK", "OK"
-	start = time.Now()
-	r = Run(context.Background(), []Scanner{a, b}, nil, &Request{}, Options{Logger: quiet})
-	if el := time.Since(start); el > 95*time.Millisecond {
-		t.Errorf("two 50ms scanners took %v: not concurrent", el)
+	// without the stop rule both finish, and they run at the same time:
+	// each waits until the other has started (a sequential run would never
+	// get past the first).
+	bar := &barrier{n: 2, ch: make(chan struct{})}
+	a, b := &meeting{fixed: fixed{name: "a", res: ScannerResult{Output: "OK"}, delay: 50 * time.Millisecond}, bar: bar},
+		&meeting{fixed: fixed{name: "b", res: ScannerResult{Output: "OK"}, delay: 50 * time.Millisecond}, bar: bar}
+	r = Run(context.Background(), []Scanner{a, b}, nil, &Request{}, Options{Logger: quiet, ScannerTimeout: 20 * time.Second})
+	for _, sr := range r.Scanners {
+		if sr.Err != nil {
+			t.Errorf("%s: %v: scanners did not run concurrently", sr.Name, sr.Err)
+		}
 	}
 	if r.Scanners[0].Elapsed < 50*time.Millisecond {
 		t.Errorf("elapsed not measured: %v", r.Scanners[0].Elapsed)

@@ -103,9 +103,18 @@ type MavisdConfig struct {
 	Extra   string // more TOML settings (amavis names)
 }
 
-// DefaultConfig listens on FilterAddr and forwards to the Postfix re-injection port.
+// BareSettings is DefaultConfig's Extra: it.test is the local domain and no virus scanner runs (the
+// Debian defaults would use clamd; tests of the scanners configure them themselves). Spam checks are
+// bypassed by the Debian default bypass_spam_checks_maps.
+const BareSettings = `local_domains_acl = [".it.test"]
+av_scanners = []
+av_scanners_backup = []
+`
+
+// DefaultConfig listens on FilterAddr, forwards to the Postfix re-injection port, and checks nothing
+// (BareSettings).
 func DefaultConfig() MavisdConfig {
-	return MavisdConfig{Listen: FilterAddr, Forward: ForwardMethod}
+	return MavisdConfig{Listen: FilterAddr, Forward: ForwardMethod, Extra: BareSettings}
 }
 
 // Text renders the configuration file (mavisd's TOML, amavis setting names).
@@ -121,6 +130,7 @@ func (c MavisdConfig) Text() string {
 	fmt.Fprintf(&b, "forward_method = %q\n", c.Forward)
 	fmt.Fprintf(&b, "notify_method = %q\n", c.Forward)
 	fmt.Fprintf(&b, "myhostname = %q\n", "mavis."+Domain)
+	b.WriteString("do_syslog = false\n") // log to stderr, which the harness keeps
 	if c.Home != "" {
 		fmt.Fprintf(&b, "MYHOME = %q\nTEMPBASE = %q\n", c.Home, filepath.Join(c.Home, "tmp"))
 	}
@@ -162,6 +172,10 @@ func StartDaemon(ctx context.Context, opt DaemonOptions) (*Daemon, error) {
 	if opt.Ready == 0 {
 		opt.Ready = 60 * time.Second
 	}
+	bin, err := filepath.Abs(opt.Binary) // the daemon runs in opt.Dir
+	if err != nil {
+		return nil, fmt.Errorf("mavisd binary: %w", err)
+	}
 	cfg := filepath.Join(opt.Dir, "mavisd.toml")
 	if err := os.WriteFile(cfg, []byte(opt.Config), 0o600); err != nil {
 		return nil, fmt.Errorf("write mavisd config: %w", err)
@@ -177,7 +191,7 @@ func StartDaemon(ctx context.Context, opt DaemonOptions) (*Daemon, error) {
 		ws = append(ws, opt.Log)
 	}
 	w := io.MultiWriter(ws...)
-	d.cmd = exec.Command(opt.Binary, append([]string{"-c", cfg}, opt.Args...)...)
+	d.cmd = exec.Command(bin, append([]string{"-c", cfg}, opt.Args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = w, w
 	d.cmd.Dir = opt.Dir
 	if err := d.cmd.Start(); err != nil {

@@ -272,7 +272,7 @@ func TestRspamdDown(t *testing.T) {
 	if _, err := c.Check(context.Background(), request([]byte("Subject: x\r\n\r\nbody\r\n"))); err == nil {
 		t.Fatal("no error with nothing listening")
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("connection refused took %v", d)
 	}
 }
@@ -352,7 +352,7 @@ func TestRspamdSilent(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				t.Errorf("err = %v, want a deadline or cancel error", err)
 			}
-			if d := time.Since(start); d > 3*time.Second {
+			if d := time.Since(start); d > 20*time.Second {
 				t.Errorf("took %v", d)
 			}
 		})

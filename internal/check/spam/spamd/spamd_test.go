@@ -276,7 +276,7 @@ func TestSpamdDown(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cannot connect") {
 		t.Fatalf("err = %v, want a connection error", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("connection refused took %v", d)
 	}
 }
@@ -370,8 +370,9 @@ func TestSpamdSilent(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 				t.Errorf("err = %v, want a deadline or cancel error", err)
 			}
-			if d > 3*time.Second {
-				t.Errorf("took %v, want about 0.3-0.5 s", d)
+			// Generous: the machine may be loaded; the default timeout is 60 s.
+			if d > 20*time.Second {
+				t.Errorf("took %v: not bounded by the short deadline", d)
 			}
 		})
 	}
