@@ -167,6 +167,7 @@ func serve(cfgPath string, snap *app.Snapshot, tools *decode.Tools, logger *slog
 	pipe := &pipeline.Pipeline{
 		Settings:  func(m *mail.Message) *pipeline.Settings { return cur.Load().ForMessage(m) },
 		Forwarder: fwd,
+		Notifier:  fwd,
 		Logger:    logger,
 		WorkDir:   spoolDir,
 	}

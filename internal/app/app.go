@@ -219,6 +219,10 @@ func PipelineSettings(s *config.Settings, tools *decode.Tools) (*pipeline.Settin
 	if err != nil {
 		return nil, err
 	}
+	act, err := actions(s)
+	if err != nil {
+		return nil, err
+	}
 	return &pipeline.Settings{
 		Product:       Product,
 		MyHostname:    s.MyHostname.Or("localhost"),
@@ -226,6 +230,7 @@ func PipelineSettings(s *config.Settings, tools *decode.Tools) (*pipeline.Settin
 		Forward:       meth,
 		Resolve:       rm.resolve,
 		Checks:        ch,
+		Actions:       act,
 		Originating:   s.Originating.Or(false),
 		SoftBounce:    s.SoftBounce.Or(false),
 		PolicyBank:    s.PolicyBankPath,
@@ -252,7 +257,7 @@ func DeliverTimeouts() deliver.Timeouts { return deliver.DefaultTimeouts() }
 // mail is still in the MTA's queue, it was never acknowledged) are removed,
 // as Debian's amavis unit removes leftover amavis-* directories.
 func PrepareDirs(s *config.Settings, lg *slog.Logger) (string, error) {
-	for _, d := range []string{s.MyHome.Or(""), s.TempBase.Or("")} {
+	for _, d := range []string{s.MyHome.Or(""), s.TempBase.Or(""), s.QuarantineDir.Or("")} {
 		if d == "" {
 			continue
 		}

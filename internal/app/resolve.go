@@ -11,7 +11,9 @@ import (
 	"github.com/mavis-filter/mavis/internal/check/virus/clamd"
 	"github.com/mavis-filter/mavis/internal/config"
 	"github.com/mavis-filter/mavis/internal/decode"
+	"github.com/mavis-filter/mavis/internal/deliver"
 	"github.com/mavis-filter/mavis/internal/lookup"
+	"github.com/mavis-filter/mavis/internal/notify"
 	"github.com/mavis-filter/mavis/internal/pipeline"
 	"github.com/mavis-filter/mavis/internal/policy"
 )
@@ -24,6 +26,8 @@ type recipientMaps struct {
 	bannedMaps                                          lookup.Maps
 	bannedRules                                         map[string][]config.Regexps
 	destinies                                           policy.Destinies
+	quarantineTo                                        map[policy.CCat]lookup.Maps
+	admins                                              map[policy.CCat]lookup.Maps
 }
 
 func compileRecipientMaps(s *config.Settings) (*recipientMaps, error) {
@@ -31,7 +35,8 @@ func compileRecipientMaps(s *config.Settings) (*recipientMaps, error) {
 		Delimiter:              s.RecipientDelimiter.Or(""),
 		LocalpartCaseSensitive: s.LocalpartIsCaseSensitive.Or(false),
 	}
-	rm := &recipientMaps{lovers: map[policy.CCat]lookup.Maps{}, bannedRules: map[string][]config.Regexps{}}
+	rm := &recipientMaps{lovers: map[policy.CCat]lookup.Maps{}, bannedRules: map[string][]config.Regexps{},
+		quarantineTo: map[policy.CCat]lookup.Maps{}, admins: map[policy.CCat]lookup.Maps{}}
 	var err error
 	compile := func(dst *lookup.Maps, name string, m config.Maps) {
 		if err != nil {
@@ -55,6 +60,26 @@ func compileRecipientMaps(s *config.Settings) (*recipientMaps, error) {
 	}
 	rm.lovers[policy.CCSpammy] = rm.lovers[policy.CCSpam]
 	compile(&rm.bannedMaps, "banned_filename_maps", s.BannedFilenameMaps)
+	for c, m := range map[policy.CCat]config.Maps{
+		policy.CCVirus: s.VirusQuarantineToMaps, policy.CCBanned: s.BannedQuarantineToMaps,
+		policy.CCUnchecked: s.UncheckedQuarantineToMaps, policy.CCSpam: s.SpamQuarantineToMaps,
+		policy.CCBadH: s.BadHeaderQuarantineToMaps, policy.CCClean: s.CleanQuarantineToMaps,
+	} {
+		var lm lookup.Maps
+		compile(&lm, "quarantine_to_maps", m)
+		rm.quarantineTo[c] = lm
+	}
+	// amavis: banned and unchecked mail notifies the virus admins too
+	// (banned_admin_maps includes them); bad header and spam have their own.
+	for c, m := range map[policy.CCat]config.Maps{
+		policy.CCVirus: s.VirusAdminMaps, policy.CCBanned: s.BannedAdminMaps,
+		policy.CCUnchecked: s.VirusAdminMaps, policy.CCSpam: s.SpamAdminMaps,
+		policy.CCBadH: s.BadHeaderAdminMaps,
+	} {
+		var lm lookup.Maps
+		compile(&lm, "admin_maps", m)
+		rm.admins[c] = lm
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +132,28 @@ func (rm *recipientMaps) resolve(ctx context.Context, addr string) (*pipeline.Rc
 	if err != nil {
 		return nil, err
 	}
+	rp.QuarantineTo = map[policy.CCat]string{}
+	for c, m := range rm.quarantineTo {
+		r, err := m.Lookup(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		if r.Found {
+			rp.QuarantineTo[c] = lookup.FormatValue(r.Value)
+		}
+	}
+	rp.Admins = map[policy.CCat][]string{}
+	for c, m := range rm.admins {
+		r, err := m.Lookup(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		if r.Found && lookup.Truthy(r.Value) {
+			for _, a := range strings.FieldsFunc(lookup.FormatValue(r.Value), func(c rune) bool { return c == ',' || c == ' ' }) {
+				rp.Admins[c] = append(rp.Admins[c], a)
+			}
+		}
+	}
 	r, err := rm.bannedMaps.Lookup(ctx, addr)
 	if err != nil {
 		return nil, err
@@ -117,6 +164,53 @@ func (rm *recipientMaps) resolve(ctx context.Context, addr string) (*pipeline.Rc
 		}
 	}
 	return rp, nil
+}
+
+// actions builds the quarantine and notification settings of a snapshot.
+func actions(s *config.Settings) (pipeline.Actions, error) {
+	host := s.MyHostname.Or("localhost")
+	expand := func(v string) string {
+		return strings.NewReplacer("${myhostname_utf8}", host, "${myhostname_ascii}", host, "${myhostname}", host).Replace(v)
+	}
+	a := pipeline.Actions{
+		QuarantineDir:    s.QuarantineDir.Or(""),
+		SubdirLevels:     s.QuarantineSubdirLevels.Or(1),
+		QuarantineMethod: map[policy.CCat]string{},
+		HdrFromAdmin:     expand(s.HdrfromNotifyAdmin.Or("")),
+		MailFromAdmin:    s.MailfromNotifyAdmin.Or(""),
+		HdrFromSender:    expand(s.HdrfromNotifySender.Or("")),
+		DSNBcc:           s.DSNBcc.Or(""),
+		Templates:        notify.DefaultTemplates(),
+	}
+	for c, m := range map[policy.CCat]config.Opt[string]{
+		policy.CCVirus: s.VirusQuarantineMethod, policy.CCBanned: s.BannedFilesQuarantineMethod,
+		policy.CCUnchecked: s.UncheckedQuarantineMethod, policy.CCSpam: s.SpamQuarantineMethod,
+		policy.CCBadH: s.BadHeaderQuarantineMethod, policy.CCClean: s.CleanQuarantineMethod,
+	} {
+		if v := m.Or(""); v != "" {
+			a.QuarantineMethod[c] = v
+		}
+	}
+	if d := s.Mavis.TemplatesDir.Or(""); d != "" {
+		t, err := notify.LoadTemplates(d)
+		if err != nil {
+			return a, fmt.Errorf("templates_dir: %w", err)
+		}
+		a.Templates = t
+	}
+	if v, ok := s.SaDSNCutoffLevel.Get(); ok {
+		a.DSNCutoff = &v
+	}
+	nm := s.NotifyMethod.First()
+	if nm.Raw == "" {
+		nm = s.ForwardMethod.First()
+	}
+	meth, err := deliver.ParseMethod(nm.Raw)
+	if err != nil {
+		return a, fmt.Errorf("notify_method: %w", err)
+	}
+	a.Notify = meth
+	return a, nil
 }
 
 // checks builds the checker settings of a snapshot.

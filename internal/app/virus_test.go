@@ -20,6 +20,7 @@ import (
 	"github.com/mavis-filter/mavis/internal/logging"
 	"github.com/mavis-filter/mavis/internal/mail"
 	"github.com/mavis-filter/mavis/internal/pipeline"
+	"github.com/mavis-filter/mavis/internal/quarantine"
 	"github.com/mavis-filter/mavis/internal/testcorpus"
 )
 
@@ -78,7 +79,10 @@ func newTestPipeline(t *testing.T, cfgText string) (*pipeline.Pipeline, *recorde
 	lg, _, _ := logging.New(logging.Options{Stderr: &logs})
 	c := deliver.NewClient(deliver.DefaultTimeouts(), false, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { c.Close() })
-	p := &pipeline.Pipeline{Settings: snap.ForMessage, Forwarder: c, Logger: lg, WorkDir: t.TempDir()}
+	if _, err := PrepareDirs(snap.Settings, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	p := &pipeline.Pipeline{Settings: snap.ForMessage, Forwarder: c, Notifier: c, Logger: lg, WorkDir: t.TempDir()}
 	return p, rec, &logs, snap
 }
 
@@ -106,7 +110,7 @@ func TestVirusThroughPipeline(t *testing.T) {
 av_scanners = [{ name = "ClamAV-clamd", type = "ask_daemon", args = "CONTSCAN {}\n", sockets = "clamd:%s", clean = '\bOK$', infected = '\bFOUND$', virus_name = '^.*?: (.*) FOUND$' }]
 av_scanners_backup = []
 `, cl.Socket)
-	p, rec, logs, _ := newTestPipeline(t, cfgText)
+	p, rec, logs, snap := newTestPipeline(t, cfgText)
 	ctx := context.Background()
 
 	// EICAR inside a zip: discarded with amavis's reply, never forwarded.
@@ -116,11 +120,19 @@ av_scanners_backup = []
 	if !strings.HasPrefix(out.SMTP.String(), "250 2.7.0 Ok, discarded, id=00001-01 - INFECTED: Eicar-Signature") {
 		t.Errorf("reply %q", out.SMTP)
 	}
-	if n := len(rec.take()); n != 0 {
-		t.Errorf("infected mail forwarded %d times", n)
+	// Only the admin notification to virus_admin (postmaster@mydomain)
+	// reaches the next hop, not the infected mail.
+	got := rec.take()
+	if len(got) != 1 || !strings.Contains(got[0], "Subject: VIRUS (Eicar-Signature") || strings.Contains(got[0], "X-Virus-Scanned") {
+		t.Errorf("want just the admin notification, got %d messages: %q", len(got), got)
 	}
-	if !strings.Contains(logs.String(), "Blocked INFECTED (Eicar-Signature") || !strings.Contains(logs.String(), "{DiscardedInbound}") {
+	if !strings.Contains(logs.String(), "Blocked INFECTED (Eicar-Signature") || !strings.Contains(logs.String(), "{DiscardedInbound,Quarantined}") ||
+		!strings.Contains(logs.String(), "quarantine: ") {
 		t.Errorf("log lacks Blocked INFECTED line:\n%s", logs.String())
+	}
+	locs, err := quarantine.Find(snap.Settings.QuarantineDir.Or(""), m.MailID)
+	if err != nil || len(locs) != 1 {
+		t.Fatalf("quarantine copy: %v %v", locs, err)
 	}
 
 	// Clean mail passes with X-Virus-Scanned.
@@ -150,9 +162,11 @@ av_scanners_backup = []
 	if out.SMTP.Code != 250 {
 		t.Errorf("reply %q", out.SMTP)
 	}
+	// The admin notification (UNCHECKED contents) and the tagged copy.
 	msgs := rec.take()
-	if len(msgs) != 1 || !strings.Contains(msgs[0], "Subject: ***UNCHECKED*** clamd down") {
-		t.Errorf("UNCHECKED copy: %q", msgs)
+	if len(msgs) != 2 || !strings.Contains(msgs[0], "Subject: UNCHECKED contents in mail FROM") ||
+		!strings.Contains(msgs[1], "Subject: ***UNCHECKED*** clamd down") {
+		t.Errorf("UNCHECKED: %q", msgs)
 	}
 
 	// virus_scanners_failure_is_fatal: tempfail, nothing forwarded.

@@ -77,6 +77,11 @@ func applyDerived(s *Settings, set map[string]Pos) {
 			VirusName: scannerRe(`^.*?: (.*) FOUND$`),
 		}}
 	}
+	// notify_method follows forward_method unless set: notifications go
+	// back into the MTA the same way checked mail does.
+	if unset("notify_method") && !unset("forward_method") {
+		s.NotifyMethod = s.ForwardMethod
+	}
 	dashD := func(name string, dst *[]string, from []string) {
 		if unset(name) && len(*dst) == 0 && len(from) > 0 && from[0] != "" {
 			*dst = []string{from[0] + " -d"}

@@ -30,11 +30,16 @@ type SendOptions struct {
 	Log       *slog.Logger // nil = discard
 }
 
+// Sender delivers messages: a *deliver.Client.
+type Sender interface {
+	Send(ctx context.Context, req *deliver.Request) (*deliver.Result, error)
+}
+
 // Send delivers a notification through notify_method. A 4xx reply for any
 // recipient, or a local failure, is returned as a *TempError; a 5xx reply
 // is logged ("FAILED to notify ...") and not an error, as in amavis. The
 // deliver.Result is returned in both cases.
-func Send(ctx context.Context, c *deliver.Client, method deliver.Method, n *Notification, o SendOptions) (*deliver.Result, error) {
+func Send(ctx context.Context, c Sender, method deliver.Method, n *Notification, o SendOptions) (*deliver.Result, error) {
 	if n == nil {
 		return nil, nil
 	}

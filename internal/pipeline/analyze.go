@@ -50,6 +50,11 @@ type RcptPolicy struct {
 	Destinies                                           policy.Destinies
 	// BannedTables are the regexp tables selected by banned_filename_maps.
 	BannedTables []config.Regexps
+	// QuarantineTo is *_quarantine_to per major category ("" = none).
+	QuarantineTo map[policy.CCat]string
+	// Admins are the notification addresses per major category
+	// (virus_admin, banned_admin, bad_header_admin, spam_admin).
+	Admins map[policy.CCat][]string
 }
 
 // HeaderField is a header field the pipeline adds to a passed message.

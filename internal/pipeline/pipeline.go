@@ -15,6 +15,7 @@ import (
 	"github.com/mavis-filter/mavis/internal/deliver"
 	"github.com/mavis-filter/mavis/internal/logging"
 	"github.com/mavis-filter/mavis/internal/mail"
+	"github.com/mavis-filter/mavis/internal/notify"
 	"github.com/mavis-filter/mavis/internal/policy"
 )
 
@@ -34,6 +35,7 @@ type Settings struct {
 	// PolicyBank is the path of loaded policy banks, for the log line.
 	PolicyBank string
 	Checks     Checks
+	Actions    Actions
 }
 
 // DefaultRcptPolicy is amavis's default for a recipient nothing is
@@ -60,7 +62,10 @@ type Pipeline struct {
 	// its listener, client address and sender).
 	Settings  func(m *mail.Message) *Settings
 	Forwarder Forwarder
-	Logger    *slog.Logger
+	// Notifier sends notifications and DSNs (notify_method); nil: none are
+	// sent (tests).
+	Notifier notify.Sender
+	Logger   *slog.Logger
 	// WorkDir is where each message gets its private directory for decoded
 	// parts (removed after the message); "" uses the system temp dir.
 	WorkDir string
@@ -116,7 +121,27 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 			res[i] = rcptOutcome{destiny: r.Decision.Destiny, reply: rep, status: st}
 			continue
 		}
+		res[i] = rcptOutcome{destiny: policy.DPass}
 		toSend = append(toSend, i)
+	}
+
+	// Quarantine and admin notification come before forwarding: if either
+	// fails, nothing has been delivered yet and the whole message can be
+	// tempfailed without duplicates.
+	quar, err := p.quarantineMessage(ctx, lg, m, s, a)
+	if err != nil {
+		lg.Error("TROUBLE in check_mail", "err", err)
+		return tempfailAll(m, "quar+notif", err)
+	}
+	for i, locs := range quar {
+		if len(locs) > 0 && a.Rcpts[i].Local && !a.Rcpts[i].Decision.Blocked {
+			f := newField("X-Quarantine-ID", "<"+m.MailID+">")
+			a.Rcpts[i].Add = append([]HeaderField{f}, a.Rcpts[i].Add...)
+		}
+	}
+	if err := p.notifyAdmins(ctx, lg, m, s, a, p.info(m, s, a, res, quar)); err != nil {
+		lg.Error("TROUBLE in check_mail", "err", err)
+		return tempfailAll(m, "quar+notif", fmt.Errorf("temporarily unable to notify admin: %w", err))
 	}
 
 	queuedAs := p.forward(ctx, lg, m, s, a, toSend, res)
@@ -125,15 +150,42 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 	for i, r := range res {
 		states[i] = policy.RcptState{Destiny: r.destiny, Reply: r.reply, Done: true, ByMTA: r.byMTA}
 	}
-	smtpReply, _ := policy.OneResponseForAll(m.LogID, states, m.Conn.LMTP, false)
+	// A non-delivery notification for bounced recipients (and rejected
+	// ones when SMTP cannot report them one by one).
+	_, ndn := policy.OneResponseForAll(m.LogID, states, m.Conn.LMTP, false)
+	suppressed := false
+	if ndn {
+		var err error
+		suppressed, err = p.sendDSN(ctx, lg, m, s, a, p.info(m, s, a, res, quar), res)
+		if err != nil {
+			if len(queuedAs) == 0 && notify.IsTemp(err) {
+				lg.Error("TROUBLE in check_mail", "err", err)
+				return tempfailAll(m, "prepare-dsn", fmt.Errorf("temporarily unable to send DSN: %w", err))
+			}
+			// Mail was already delivered to some recipients: tempfailing
+			// now would duplicate it; amavis also keeps the result.
+			lg.Error("sending the DSN failed", "err", err)
+		}
+	}
+	smtpReply, _ := policy.OneResponseForAll(m.LogID, states, m.Conn.LMTP, suppressed)
 	out.SMTP = smtpReply
 	out.PerRcpt = make([]mail.Reply, len(res))
 	for i, r := range res {
-		out.PerRcpt[i] = r.reply
-		rcpts[i].Reply = r.reply
+		rep := r.reply
+		// LMTP: a 5xx for a recipient the filter bounced (a DSN was sent
+		// or suppressed) is reported as success, as amavis does.
+		if m.Conn.LMTP && rep.Class() == 5 && r.destiny != policy.DReject {
+			how := "DSN was sent"
+			if suppressed {
+				how = "DSN suppressed"
+			}
+			rep = mail.Reply{Code: 250, Enh: "2.5.0", Text: fmt.Sprintf("Ok <%s>, %s (%s)", rcpts[i].Addr, how, r.reply.String())}
+		}
+		out.PerRcpt[i] = rep
+		rcpts[i].Reply = rep
 		rcpts[i].Done = true
 	}
-	p.logMain(lg, m, s, a, res, queuedAs, start)
+	p.logMain(lg, m, s, a, res, queuedAs, quar, start)
 	return out
 }
 
@@ -319,7 +371,7 @@ func direction(local, originating bool) string {
 	return "OpenRelay"
 }
 
-func (p *Pipeline) logMain(lg *slog.Logger, m *mail.Message, s *Settings, a *Analysis, res []rcptOutcome, queuedAs []string, start time.Time) {
+func (p *Pipeline) logMain(lg *slog.Logger, m *mail.Message, s *Settings, a *Analysis, res []rcptOutcome, queuedAs []string, quar map[int][]string, start time.Time) {
 	base := logging.Entry{
 		PolicyBank: s.PolicyBank,
 		Local:      s.Originating,
@@ -340,6 +392,15 @@ func (p *Pipeline) logMain(lg *slog.Logger, m *mail.Message, s *Settings, a *Ana
 	}
 	var passed, blocked []string
 	var passActs, blockActs []string
+	var locs []string
+	for i := range res {
+		for _, l := range quar[i] {
+			if !slices.Contains(locs, l) {
+				locs = append(locs, l)
+			}
+		}
+	}
+	base.Quarantine = strings.Join(locs, ", ")
 	blockCat := ""
 	for i, r := range res {
 		act := r.status + direction(a.Rcpts[i].Local, s.Originating)
@@ -361,6 +422,10 @@ func (p *Pipeline) logMain(lg *slog.Logger, m *mail.Message, s *Settings, a *Ana
 				blockCat = a.Rcpts[i].CCat
 			}
 		}
+	}
+	if len(locs) > 0 {
+		passActs = append(passActs, "Quarantined")
+		blockActs = append(blockActs, "Quarantined")
 	}
 	if len(passed) > 0 {
 		e := base

@@ -335,3 +335,64 @@ func must(s string, err error) string {
 	}
 	return s
 }
+
+// SIGTERM while a message is being re-injected: mavisd stops accepting connections but finishes the
+// message in flight (Postfix gets its 250, one copy arrives) and exits 0.
+func TestSIGTERMFinishesInFlight(t *testing.T) {
+	p := harness.RequirePostfix(t)
+	px, err := harness.NewProxy(harness.ReinjectAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(px.Close)
+	cfg := harness.DefaultConfig()
+	cfg.Forward = px.Method("smtp")
+	d := harness.StartMavisd(t, cfg)
+	px.SetMode(harness.ProxyStallAfterDot)
+
+	ctx := testCtx(t, 2*time.Minute)
+	rcpt := rcptFor("u15", "term")
+	m := harness.NewMessage(rcpt)
+	off := p.LogOffset()
+	if _, err := harness.Send(ctx, harness.InboundAddr, m, harness.DialOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	qid := inboundQueueID(ctx, t, p, off, m.MessageID)
+	waitStall(within(ctx, t), t, px)
+	stopped := make(chan error, 1)
+	go func() { stopped <- d.Stop(ctx) }()
+	// stopping: new connections are refused (or closed) while the message is in flight
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, err := harness.Dial(within(ctx, t), harness.FilterAddr, harness.DialOptions{})
+		if err != nil {
+			break
+		}
+		s.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("mavisd still accepts connections 10 s after SIGTERM")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("mavisd exited (%v) with a message in flight", err)
+	default:
+	}
+	px.Release()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-within(ctx, t).Done():
+		t.Fatal("mavisd did not exit after the message in flight was done")
+	}
+	if _, err := p.WaitLog(within(ctx, t), off, regexp.MustCompile(qid+`: to=<`+regexp.QuoteMeta(rcpt)+`>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:20024, .*status=sent \(250 `)); err != nil {
+		t.Error(err)
+	}
+	if _, err := p.WaitDelivered(within(ctx, t), "u15", m.MessageID); err != nil {
+		t.Fatal(err)
+	}
+	expectCopies(ctx, t, p, rcpt, m.MessageID, 1, 1)
+}

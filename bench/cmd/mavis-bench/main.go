@@ -43,6 +43,7 @@ func (t *targetsFlag) Set(s string) error {
 type options struct {
 	mavisd     string
 	mavisExtra string
+	maxServers int
 	sizes      []int
 	concs      []int
 	duration   time.Duration
@@ -64,6 +65,7 @@ func run() error {
 	var sizes, concs string
 	flag.StringVar(&o.mavisd, "mavisd", "bin/mavisd", "mavisd binary (empty: no mavis column)")
 	flag.StringVar(&o.mavisExtra, "mavisd-config", "", "file with TOML settings for mavisd, replacing the bare defaults (no scanners)")
+	flag.IntVar(&o.maxServers, "max-servers", 0, "mavisd max_servers (0: its default, amavis's 2)")
 	flag.StringVar(&sizes, "sizes", "2k,1m", "message sizes (k, m suffixes)")
 	flag.StringVar(&concs, "conc", "1,4,16", "concurrent SMTP sessions")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per cell")
@@ -202,6 +204,9 @@ func startMavisd(ctx context.Context, o options, sinkPort, dir string) (*harness
 			return nil, fmt.Errorf("-mavisd-config: %w", err)
 		}
 		cfg.Extra = string(b)
+	}
+	if o.maxServers > 0 {
+		cfg.Extra += fmt.Sprintf("max_servers = %d\n", o.maxServers)
 	}
 	cfg.Home = dir
 	return harness.StartDaemon(ctx, harness.DaemonOptions{Binary: o.mavisd, Config: cfg.Text(), Listen: cfg.Listen, Dir: dir})

@@ -235,6 +235,40 @@ func TestProxy(t *testing.T) {
 		}
 	})
 
+	// Release: the held dot or reply goes on, and the transaction ends normally.
+	for _, mode := range []ProxyMode{ProxyStallBeforeDot, ProxyStallAfterDot} {
+		t.Run("release-"+mode.String(), func(t *testing.T) {
+			ctx := testCtx(t, 30*time.Second)
+			m := NewMessage("u06+" + UniqueID("r") + "@" + Domain)
+			px.SetMode(mode)
+			type result struct {
+				r   Reply
+				err error
+			}
+			done := make(chan result, 1)
+			go func() { r, err := Send(ctx, px.Addr(), m, DialOptions{}); done <- result{r, err} }()
+			select {
+			case ev := <-px.Stalled():
+				if ev.Mode != mode {
+					t.Fatalf("stall event %+v, want %v", ev, mode)
+				}
+			case <-ctx.Done():
+				t.Fatal("no stall")
+			}
+			px.Release()
+			res := <-done
+			if res.err != nil || !strings.Contains(res.r.Text, "queued as") {
+				t.Fatalf("after Release: %v %v", res.r, res.err)
+			}
+			if _, err := p.WaitDelivered(ctx, "u06", m.MessageID); err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := p.CountDelivered("u06", m.MessageID); n != 1 {
+				t.Errorf("%d copies", n)
+			}
+		})
+	}
+
 	t.Run("mode-is-used-once", func(t *testing.T) {
 		sendAndWait(t, p, px.Addr(), NewMessage("u03+"+UniqueID("o")+"@"+Domain), DialOptions{})
 	})

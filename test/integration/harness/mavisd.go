@@ -103,12 +103,12 @@ type MavisdConfig struct {
 	Extra   string // more TOML settings (amavis names)
 }
 
-// BareSettings is DefaultConfig's Extra: it.test is the local domain and no virus scanner runs (the
-// Debian defaults would use clamd; tests of the scanners configure them themselves). Spam checks are
-// bypassed by the Debian default bypass_spam_checks_maps.
+// BareSettings is DefaultConfig's Extra: it.test is the local domain and no scanner runs (the defaults
+// would ask clamd and spamd about every message; tests of the scanners configure them themselves).
 const BareSettings = `local_domains_acl = [".it.test"]
 av_scanners = []
 av_scanners_backup = []
+spam_scanners = []
 `
 
 // DefaultConfig listens on FilterAddr, forwards to the Postfix re-injection port, and checks nothing

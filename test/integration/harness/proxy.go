@@ -45,7 +45,8 @@ type StallEvent struct {
 
 // Proxy is a TCP proxy on 127.0.0.1 in front of an SMTP/LMTP server. It removes CHUNKING from the
 // server's EHLO/LHLO answer so that clients end DATA with a dot the proxy can see, and it can stall one
-// transaction (SetMode) or refuse connections (Down). It never changes the message.
+// transaction (SetMode) until it is dropped (DropAll) or let go (Release), or refuse connections (Down).
+// It never changes the message.
 type Proxy struct {
 	Target string
 
@@ -55,6 +56,7 @@ type Proxy struct {
 	conns   map[net.Conn]struct{}
 	mode    ProxyMode
 	stalled chan StallEvent
+	release chan struct{} // closed by Release; replaced by SetMode
 	wg      sync.WaitGroup
 }
 
@@ -63,7 +65,8 @@ func NewProxy(target string) (*Proxy, error) { return NewProxyOn("127.0.0.1:0", 
 
 // NewProxyOn listens on listen (e.g. FilterAddr, to sit between Postfix and mavisd) and forwards to target.
 func NewProxyOn(listen, target string) (*Proxy, error) {
-	p := &Proxy{Target: target, conns: map[net.Conn]struct{}{}, stalled: make(chan StallEvent, 16)}
+	p := &Proxy{Target: target, conns: map[net.Conn]struct{}{}, stalled: make(chan StallEvent, 16),
+		release: make(chan struct{})}
 	if err := p.listen(listen); err != nil {
 		return nil, err
 	}
@@ -88,7 +91,20 @@ func (p *Proxy) Method(proto string) string {
 func (p *Proxy) SetMode(m ProxyMode) {
 	p.mu.Lock()
 	p.mode = m
+	p.release = make(chan struct{})
 	p.mu.Unlock()
+}
+
+// Release lets the stalled transactions go on: the held dot or reply is passed on as if it had only been
+// slow.
+func (p *Proxy) Release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.release:
+	default:
+		close(p.release)
+	}
 }
 
 // Stalled delivers an event each time a transaction is stalled.
@@ -178,13 +194,14 @@ func (p *Proxy) untrack(cs ...net.Conn) {
 	}
 }
 
-// takeMode returns the current mode and resets a stall mode to pass (one stall per SetMode).
-func (p *Proxy) takeMode() ProxyMode {
+// takeMode returns the current mode and its release channel, and resets a stall mode to pass (one
+// stall per SetMode).
+func (p *Proxy) takeMode() (ProxyMode, <-chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	m := p.mode
 	p.mode = ProxyPass
-	return m
+	return m, p.release
 }
 
 func (p *Proxy) event(e StallEvent) {
@@ -202,7 +219,7 @@ type pconn struct {
 	closed    chan struct{}
 	once      sync.Once
 	holdMu    sync.Mutex
-	holdReply bool
+	holdReply <-chan struct{} // non-nil: hold the next reply until this is closed
 }
 
 func (c *pconn) close() {
@@ -258,14 +275,17 @@ func (c *pconn) clientToServer() error {
 			inData = true
 		case inData && bytes.Equal(line, []byte(".\r\n")):
 			inData = false
-			switch c.p.takeMode() {
+			switch mode, release := c.p.takeMode(); mode {
 			case ProxyStallBeforeDot:
 				c.p.event(StallEvent{Mode: ProxyStallBeforeDot})
-				<-c.closed
-				return errStalled
+				select {
+				case <-c.closed:
+					return errStalled
+				case <-release:
+				}
 			case ProxyStallAfterDot:
 				c.holdMu.Lock()
-				c.holdReply = true
+				c.holdReply = release
 				c.holdMu.Unlock()
 			}
 		}
@@ -302,13 +322,16 @@ func (c *pconn) serverToClient() error {
 			continue // more lines of this reply
 		}
 		c.holdMu.Lock()
-		hold := c.holdReply
-		c.holdReply = false
+		release := c.holdReply
+		c.holdReply = nil
 		c.holdMu.Unlock()
-		if hold {
+		if release != nil {
 			c.p.event(StallEvent{Mode: ProxyStallAfterDot, Reply: string(bytes.TrimSpace(reply))})
-			<-c.closed
-			return errStalled
+			select {
+			case <-c.closed:
+				return errStalled
+			case <-release:
+			}
 		}
 		if _, err := c.client.Write(reply); err != nil {
 			return err
