@@ -21,6 +21,7 @@ import (
 	"github.com/mavis-filter/mavis/internal/decode"
 	"github.com/mavis-filter/mavis/internal/mail"
 	"github.com/mavis-filter/mavis/internal/pipeline"
+	"github.com/mavis-filter/mavis/internal/store"
 	"github.com/mavis-filter/mavis/internal/version"
 )
 
@@ -29,6 +30,9 @@ const usageText = `Usage:
   mavis check [-c FILE] [--json] [--from ADDR] [--rcpt ADDR]... MESSAGE.eml
                                             run the checks offline on a message file; the first line
                                             is the content category (e.g. CLEAN)
+  mavis config show [-c FILE] [--all]       print the effective settings as TOML (--all: defaults too)
+  mavis sql schema --dialect mysql|pg|sqlite
+                                            print amavis's SQL schema (plus mavis's extra indexes)
   mavis version                             print the version
 `
 
@@ -49,11 +53,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usageText)
 		return 0
 	case "config":
-		if len(args) < 2 || args[1] != "check" {
-			fmt.Fprint(stderr, "mavis config: want 'mavis config check -c FILE'\n"+usageText)
+		switch {
+		case len(args) >= 2 && args[1] == "check":
+			return configCheck(args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "show":
+			return configShow(args[2:], stdout, stderr)
+		}
+		fmt.Fprint(stderr, "mavis config: want 'check' or 'show'\n"+usageText)
+		return 64
+	case "sql":
+		if len(args) < 2 || args[1] != "schema" {
+			fmt.Fprint(stderr, "mavis sql: want 'mavis sql schema --dialect mysql|pg|sqlite'\n"+usageText)
 			return 64
 		}
-		return configCheck(args[2:], stdout, stderr)
+		return sqlSchema(args[2:], stdout, stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
 	}
@@ -111,6 +124,42 @@ func configCheck(args []string, stdout, stderr io.Writer) int {
 		name = "embedded defaults"
 	}
 	fmt.Fprintf(stdout, "%s: configuration OK\n", name)
+	return 0
+}
+
+func configShow(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mavis config show", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "", "configuration `FILE`")
+	all := fs.Bool("all", false, "also print settings left at their defaults")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 64
+	}
+	cfg, err := load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if err := cfg.Dump(stdout, !*all); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func sqlSchema(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mavis sql schema", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dialect := fs.String("dialect", "", "mysql, pg or sqlite")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 64
+	}
+	ddl, err := store.Schema(*dialect)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 64
+	}
+	fmt.Fprint(stdout, ddl)
 	return 0
 }
 

@@ -80,3 +80,22 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Errorf("unknown command exit %d", code)
 	}
 }
+
+func TestSQLSchemaAndShow(t *testing.T) {
+	for _, d := range []string{"mysql", "pg", "sqlite"} {
+		code, out, errs := runCLI("sql", "schema", "--dialect", d)
+		if code != 0 || !strings.Contains(out, "CREATE TABLE") || !strings.Contains(out, "msgrcpt") || !strings.Contains(out, "quarantine") {
+			t.Errorf("%s: %d %q %q", d, code, out[:min(len(out), 200)], errs)
+		}
+	}
+	if code, _, _ := runCLI("sql", "schema", "--dialect", "oracle"); code == 0 {
+		t.Error("unknown dialect accepted")
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "m.toml")
+	os.WriteFile(cfg, []byte("max_servers = 7\n"), 0o644)
+	code, out, _ := runCLI("config", "show", "-c", cfg)
+	if code != 0 || !strings.Contains(out, "max_servers = 7") {
+		t.Errorf("config show: %d\n%s", code, out)
+	}
+}

@@ -33,7 +33,9 @@ import (
 	"github.com/mavis-filter/mavis/internal/logging"
 	"github.com/mavis-filter/mavis/internal/mail"
 	"github.com/mavis-filter/mavis/internal/pipeline"
+	"github.com/mavis-filter/mavis/internal/quarantine"
 	"github.com/mavis-filter/mavis/internal/smtpd"
+	"github.com/mavis-filter/mavis/internal/store"
 	"github.com/mavis-filter/mavis/internal/version"
 )
 
@@ -164,10 +166,21 @@ func serve(cfgPath string, snap *app.Snapshot, tools *decode.Tools, logger *slog
 
 	fwd := deliver.NewClient(app.DeliverTimeouts(), snap.Settings.SMTPConnectionCacheEnable.Or(true), logger)
 	defer fwd.Close()
+	octx, ocancel := context.WithTimeout(context.Background(), 30*time.Second)
+	st, err := store.Open(octx, app.StoreOptions(snap.Settings, logger))
+	ocancel()
+	if err != nil {
+		logger.Error("SQL storage unavailable", "err", err)
+		return exOSErr
+	}
+	defer st.Close()
+	disp, dialect := st.Current()
+	logger.Info("SQL logging (" + dialect + ") to " + disp)
 	pipe := &pipeline.Pipeline{
 		Settings:  func(m *mail.Message) *pipeline.Settings { return cur.Load().ForMessage(m) },
 		Forwarder: fwd,
 		Notifier:  fwd,
+		Recorder:  st,
 		Logger:    logger,
 		WorkDir:   spoolDir,
 	}
@@ -186,6 +199,7 @@ func serve(cfgPath string, snap *app.Snapshot, tools *decode.Tools, logger *slog
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	housekeeping(ctx, snap, st, logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.ListenAndServe(ctx, listeners) }()
 
@@ -224,6 +238,41 @@ func serve(cfgPath string, snap *app.Snapshot, tools *decode.Tools, logger *slog
 			logger.Info("stopped")
 			return exOK
 		}
+	}
+}
+
+// housekeeping starts the jobs that replace amavis's cron jobs: the
+// quarantine sweeper (quarantine_max_age days) and the SQL log retention
+// (sql_max_age days). They stop with ctx.
+func housekeeping(ctx context.Context, snap *app.Snapshot, st *store.Store, logger *slog.Logger) {
+	s := snap.Settings
+	if days := s.Mavis.QuarantineMaxAge.Or(0); days > 0 && s.QuarantineDir.Or("") != "" {
+		sw := &quarantine.Sweeper{Dir: s.QuarantineDir.Or(""), MaxAge: time.Duration(days) * 24 * time.Hour, Log: logger}
+		go sw.RunSweeper(ctx, time.Hour)
+		logger.Info(fmt.Sprintf("quarantine sweeper: removing files older than %d days from %s hourly", days, s.QuarantineDir.Or("")))
+	}
+	if days := s.Mavis.SQLMaxAge.Or(0); days > 0 {
+		go func() {
+			t := time.NewTicker(time.Hour)
+			defer t.Stop()
+			for {
+				pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+				now := time.Now()
+				res, err := st.Purge(pctx, store.Purge{Before: now.Add(-time.Duration(days) * 24 * time.Hour), IncompleteBefore: now.Add(-time.Hour)})
+				cancel()
+				if err != nil {
+					logger.Warn("SQL retention run failed", "err", err)
+				} else {
+					logger.Debug("SQL retention run", "result", fmt.Sprintf("%+v", res))
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		logger.Info(fmt.Sprintf("SQL retention: removing log rows older than %d days hourly", days))
 	}
 }
 

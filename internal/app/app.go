@@ -25,6 +25,7 @@ import (
 	"github.com/mavis-filter/mavis/internal/mail"
 	"github.com/mavis-filter/mavis/internal/pipeline"
 	"github.com/mavis-filter/mavis/internal/smtpd"
+	"github.com/mavis-filter/mavis/internal/store"
 	"github.com/mavis-filter/mavis/internal/version"
 )
 
@@ -231,10 +232,28 @@ func PipelineSettings(s *config.Settings, tools *decode.Tools) (*pipeline.Settin
 		Resolve:       rm.resolve,
 		Checks:        ch,
 		Actions:       act,
+		PartitionTag:  s.PartitionTag.Str(),
 		Originating:   s.Originating.Or(false),
 		SoftBounce:    s.SoftBounce.Or(false),
 		PolicyBank:    s.PolicyBankPath,
 	}, nil
+}
+
+// StoreOptions maps the SQL storage settings (storage_sql_dsn; the
+// embedded SQLite file under MYHOME when none is configured).
+func StoreOptions(s *config.Settings, lg *slog.Logger) store.Options {
+	o := store.Options{
+		MyHome:                   s.MyHome.Or("mavis-state"),
+		Allow8bitAddress:         s.SQLAllow8bitAddress.Or(false),
+		LocalpartIsCaseSensitive: s.LocalpartIsCaseSensitive.Or(false),
+		TimestampFmtMySQL:        s.TimestampFmtMySQL.Or(false),
+		QuarantineChunkSize:      s.SQLQuarantineChunksizeMax.Or(16384),
+		Logger:                   lg,
+	}
+	for _, d := range s.StorageSQLDSN {
+		o.DSNs = append(o.DSNs, store.DSN{DSN: d.DSN, User: d.User, Password: d.Password})
+	}
+	return o
 }
 
 // LoggingOptions maps the logging settings.

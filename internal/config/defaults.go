@@ -573,6 +573,7 @@ func builtinSettings(env Env) Settings {
 			TemplatesDir:     Some(""),
 			ShutdownTimeout:  Some(30 * time.Second),
 			QuarantineMaxAge: Some(0),
+			SQLMaxAge:        Some(0),
 		},
 	}
 	return s

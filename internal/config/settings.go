@@ -504,4 +504,9 @@ type MavisSettings struct {
 	// QUARANTINEDIR are kept before the sweeper removes them (0 = keep
 	// forever); it replaces the cron job "find ... -ctime +N -exec rm".
 	QuarantineMaxAge Opt[int] `amavis:"quarantine_max_age,min=0" up:"(mavis only) 0 = keep forever"`
+	// SQLMaxAge is how many days rows in the SQL log (msgs, msgrcpt,
+	// quarantine and unreferenced maddr) are kept; a built-in job deletes
+	// older ones hourly (amavis documents a cron job for this). 0 keeps
+	// them forever.
+	SQLMaxAge Opt[int] `amavis:"sql_max_age,min=0" up:"(mavis only) 0 = keep forever"`
 }

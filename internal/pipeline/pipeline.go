@@ -36,6 +36,8 @@ type Settings struct {
 	PolicyBank string
 	Checks     Checks
 	Actions    Actions
+	// PartitionTag is sql_partition_tag: a number, or "iso8601_week".
+	PartitionTag string
 }
 
 // DefaultRcptPolicy is amavis's default for a recipient nothing is
@@ -65,6 +67,9 @@ type Pipeline struct {
 	// Notifier sends notifications and DSNs (notify_method); nil: none are
 	// sent (tests).
 	Notifier notify.Sender
+	// Recorder is the SQL log (storage_sql_dsn, or the embedded SQLite
+	// file); nil: no SQL logging.
+	Recorder Recorder
 	Logger   *slog.Logger
 	// WorkDir is where each message gets its private directory for decoded
 	// parts (removed after the message); "" uses the system temp dir.
@@ -97,6 +102,12 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 	if n := m.Header.Count("Received"); n > 100 {
 		r := mail.Reply{Code: 554, Enh: "5.4.6", Text: fmt.Sprintf("Reject: Too many hops: %d 'Received:' header fields, id=%s", n, m.LogID)}
 		return uniform(m, r)
+	}
+
+	sm, err := p.recordPreliminary(ctx, m, s)
+	if err != nil {
+		lg.Error("TROUBLE in check_mail", "err", err)
+		return tempfailAll(m, "sql-log", err)
 	}
 
 	a, err := p.Analyze(ctx, m, s)
@@ -153,7 +164,7 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 	// A non-delivery notification for bounced recipients (and rejected
 	// ones when SMTP cannot report them one by one).
 	_, ndn := policy.OneResponseForAll(m.LogID, states, m.Conn.LMTP, false)
-	suppressed := false
+	suppressed, dsnSent := false, "N"
 	if ndn {
 		var err error
 		suppressed, err = p.sendDSN(ctx, lg, m, s, a, p.info(m, s, a, res, quar), res)
@@ -165,6 +176,10 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 			// Mail was already delivered to some recipients: tempfailing
 			// now would duplicate it; amavis also keeps the result.
 			lg.Error("sending the DSN failed", "err", err)
+		} else if suppressed {
+			dsnSent = "q"
+		} else {
+			dsnSent = "Y"
 		}
 	}
 	smtpReply, _ := policy.OneResponseForAll(m.LogID, states, m.Conn.LMTP, suppressed)
@@ -186,6 +201,20 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 		rcpts[i].Done = true
 	}
 	p.logMain(lg, m, s, a, res, queuedAs, quar, start)
+	quarLoc, quarType := "", ""
+	for i := range res {
+		if locs := quar[i]; len(locs) > 0 {
+			quarLoc = locs[0]
+			quarType = "F"
+			if strings.HasSuffix(quarLoc, ".gz") {
+				quarType = "Z"
+			}
+			break
+		}
+	}
+	if err := p.recordFinal(ctx, m, sm, a, res, quarLoc, quarType, dsnSent); err != nil {
+		lg.Error("sql log: saving the final record failed (mail already dealt with)", "err", err)
+	}
 	return out
 }
 
