@@ -163,6 +163,7 @@ func serve(cfgPath string, snap *app.Snapshot, tools *decode.Tools, logger *slog
 
 	var cur atomic.Pointer[app.Snapshot]
 	cur.Store(snap)
+	defer func() { cur.Load().Close() }()
 
 	fwd := deliver.NewClient(app.DeliverTimeouts(), snap.Settings.SMTPConnectionCacheEnable.Or(true), logger)
 	defer fwd.Close()
@@ -287,7 +288,10 @@ func reload(cfgPath string, cur *atomic.Pointer[app.Snapshot], tools *decode.Too
 	if err == nil {
 		var snap *app.Snapshot
 		if snap, err = app.Build(cfg, tools); err == nil {
-			cur.Store(snap)
+			old := cur.Swap(snap)
+			// Messages in flight finish on the old snapshot; release its
+			// lookup connections once they surely have.
+			time.AfterFunc(old.Settings.ChildTimeout.Or(480*time.Second)+time.Minute, func() { old.Close() })
 			for _, w := range cfg.Warnings() {
 				logger.Warn(w.String())
 			}

@@ -40,6 +40,7 @@ type Snapshot struct {
 	SMTP     *smtpd.Options
 	Pipeline *pipeline.Settings // the base pipeline settings
 	tools    *decode.Tools
+	sql      *sqlLookups
 	clientIP []clientIPPolicy
 	// banks caches the pipeline settings per policy bank path.
 	banks sync.Map // string -> *pipeline.Settings
@@ -56,11 +57,15 @@ type clientIPPolicy struct {
 // than when the first message needs it.
 func Build(cfg *config.Config, tools *decode.Tools) (*Snapshot, error) {
 	s := cfg.Settings()
-	ps, err := PipelineSettings(s, tools)
+	sq, err := openSQLLookups(s)
 	if err != nil {
 		return nil, err
 	}
-	snap := &Snapshot{Config: cfg, Settings: s, SMTP: SMTPOptions(s), Pipeline: ps, tools: tools}
+	ps, err := PipelineSettings(s, tools, sq)
+	if err != nil {
+		return nil, err
+	}
+	snap := &Snapshot{Config: cfg, Settings: s, SMTP: SMTPOptions(s), Pipeline: ps, tools: tools, sql: sq}
 	for _, ip := range s.ClientIPAddrPolicy {
 		m, err := Tables("client_ipaddr_policy", ip.Maps, lookup.Rules{})
 		if err != nil {
@@ -74,6 +79,15 @@ func Build(cfg *config.Config, tools *decode.Tools) (*Snapshot, error) {
 		}
 	}
 	return snap, nil
+}
+
+// Close releases the snapshot's lookup database connections. Call it when
+// no message uses the snapshot any more.
+func (snap *Snapshot) Close() error {
+	if snap == nil || snap.sql == nil {
+		return nil
+	}
+	return snap.sql.db.Close()
 }
 
 // Banks returns the policy banks that apply to a message, in loading order
@@ -144,7 +158,7 @@ func (snap *Snapshot) settingsFor(banks []string) (*pipeline.Settings, error) {
 	if v, ok := snap.banks.Load(key); ok {
 		return v.(*pipeline.Settings), nil
 	}
-	ps, err := PipelineSettings(snap.Config.Settings(banks...), snap.tools)
+	ps, err := PipelineSettings(snap.Config.Settings(banks...), snap.tools, snap.sql)
 	if err != nil {
 		return nil, err
 	}
@@ -206,13 +220,13 @@ func portProtocol(cfg *config.Config, port string) string {
 }
 
 // PipelineSettings maps the settings onto the pipeline's.
-func PipelineSettings(s *config.Settings, tools *decode.Tools) (*pipeline.Settings, error) {
+func PipelineSettings(s *config.Settings, tools *decode.Tools, sq *sqlLookups) (*pipeline.Settings, error) {
 	fm := s.ForwardMethod.First()
 	meth, err := deliver.ParseMethod(fm.Raw)
 	if err != nil {
 		return nil, fmt.Errorf("forward_method: %w", err)
 	}
-	rm, err := compileRecipientMaps(s)
+	rm, err := compileRecipientMaps(s, sq)
 	if err != nil {
 		return nil, err
 	}

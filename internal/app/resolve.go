@@ -16,6 +16,7 @@ import (
 	"github.com/mavis-filter/mavis/internal/notify"
 	"github.com/mavis-filter/mavis/internal/pipeline"
 	"github.com/mavis-filter/mavis/internal/policy"
+	"github.com/mavis-filter/mavis/internal/spamtag"
 )
 
 // recipientMaps are the compiled per-recipient lookup lists of a snapshot.
@@ -28,12 +29,37 @@ type recipientMaps struct {
 	destinies                                           policy.Destinies
 	quarantineTo                                        map[policy.CCat]lookup.Maps
 	admins                                              map[policy.CCat]lookup.Maps
+	levels                                              [6]lookup.Maps // tag, tag2, tag3, kill, dsn cutoff, quarantine cutoff
+	subjectTags                                         [3]lookup.Maps
+	removeSpamHeaders                                   lookup.Maps
+	wb                                                  lookup.WBInput
+	wbQuery                                             *lookup.Query
+	policyQuery                                         *lookup.Query
 }
 
-func compileRecipientMaps(s *config.Settings) (*recipientMaps, error) {
+func compileRecipientMaps(s *config.Settings, sq *sqlLookups) (rmOut *recipientMaps, errOut error) {
 	rules := lookup.Rules{
 		Delimiter:              s.RecipientDelimiter.Or(""),
 		LocalpartCaseSensitive: s.LocalpartIsCaseSensitive.Or(false),
+	}
+	// With lookup_sql_dsn, amavis puts the SQL field a setting implies in
+	// front of each *_maps list (lookup_maps_imply_sql_and_ldap).
+	var implied map[string]lookup.Table
+	if sq != nil && s.LookupMapsImplySQLAndLDAP.Or(true) {
+		static, err := Tables("local_domains_maps", s.LocalDomainsMaps, rules)
+		if err != nil {
+			return nil, err
+		}
+		clause := s.SQLSelectPolicy.Or(lookup.DefaultSelectPolicy)
+		pq := lookup.NewPolicyQuery(sq.db, clause, rules, static)
+		implied = lookup.ImpliedTables(pq)
+		wbClause := s.SQLSelectWhiteBlackList.Or(lookup.DefaultSelectWhiteBlackList)
+		sqWB := lookup.NewWBListQuery(sq.db, wbClause, rules, static)
+		defer func() {
+			if rmOut != nil {
+				rmOut.policyQuery, rmOut.wbQuery = pq, sqWB
+			}
+		}()
 	}
 	rm := &recipientMaps{lovers: map[policy.CCat]lookup.Maps{}, bannedRules: map[string][]config.Regexps{},
 		quarantineTo: map[policy.CCat]lookup.Maps{}, admins: map[policy.CCat]lookup.Maps{}}
@@ -43,30 +69,56 @@ func compileRecipientMaps(s *config.Settings) (*recipientMaps, error) {
 			return
 		}
 		*dst, err = Tables(name, m, rules)
+		if t, ok := implied[name]; ok && err == nil {
+			dst.Tables = append([]lookup.Table{t}, dst.Tables...)
+		}
 	}
 	compile(&rm.local, "local_domains_maps", s.LocalDomainsMaps)
 	compile(&rm.bypassVirus, "bypass_virus_checks_maps", s.BypassVirusChecksMaps)
 	compile(&rm.bypassBanned, "bypass_banned_checks_maps", s.BypassBannedChecksMaps)
 	compile(&rm.bypassHeader, "bypass_header_checks_maps", s.BypassHeaderChecksMaps)
 	compile(&rm.bypassSpam, "bypass_spam_checks_maps", s.BypassSpamChecksMaps)
-	for c, m := range map[policy.CCat]config.Maps{
-		policy.CCVirus: s.VirusLoversMaps, policy.CCBanned: s.BannedFilesLoversMaps,
-		policy.CCUnchecked: s.UncheckedLoversMaps, policy.CCSpam: s.SpamLoversMaps,
-		policy.CCBadH: s.BadHeaderLoversMaps,
+	for c, nm := range map[policy.CCat]struct {
+		name string
+		m    config.Maps
+	}{
+		policy.CCVirus: {"virus_lovers_maps", s.VirusLoversMaps}, policy.CCBanned: {"banned_files_lovers_maps", s.BannedFilesLoversMaps},
+		policy.CCUnchecked: {"unchecked_lovers_maps", s.UncheckedLoversMaps}, policy.CCSpam: {"spam_lovers_maps", s.SpamLoversMaps},
+		policy.CCBadH: {"bad_header_lovers_maps", s.BadHeaderLoversMaps},
 	} {
 		var lm lookup.Maps
-		compile(&lm, "lovers", m)
+		compile(&lm, nm.name, nm.m)
 		rm.lovers[c] = lm
 	}
 	rm.lovers[policy.CCSpammy] = rm.lovers[policy.CCSpam]
 	compile(&rm.bannedMaps, "banned_filename_maps", s.BannedFilenameMaps)
-	for c, m := range map[policy.CCat]config.Maps{
-		policy.CCVirus: s.VirusQuarantineToMaps, policy.CCBanned: s.BannedQuarantineToMaps,
-		policy.CCUnchecked: s.UncheckedQuarantineToMaps, policy.CCSpam: s.SpamQuarantineToMaps,
-		policy.CCBadH: s.BadHeaderQuarantineToMaps, policy.CCClean: s.CleanQuarantineToMaps,
+	for i, nm := range []struct {
+		name string
+		m    config.Maps
+	}{
+		{"spam_tag_level_maps", s.SpamTagLevelMaps}, {"spam_tag2_level_maps", s.SpamTag2LevelMaps},
+		{"spam_tag3_level_maps", s.SpamTag3LevelMaps}, {"spam_kill_level_maps", s.SpamKillLevelMaps},
+		{"spam_dsn_cutoff_level_maps", s.SpamDSNCutoffLevelMaps}, {"spam_quarantine_cutoff_level_maps", s.SpamQuarantineCutoffLevelMaps},
+	} {
+		compile(&rm.levels[i], nm.name, nm.m)
+	}
+	compile(&rm.subjectTags[0], "spam_subject_tag_maps", s.SpamSubjectTagMaps)
+	compile(&rm.subjectTags[1], "spam_subject_tag2_maps", s.SpamSubjectTag2Maps)
+	compile(&rm.subjectTags[2], "spam_subject_tag3_maps", s.SpamSubjectTag3Maps)
+	compile(&rm.removeSpamHeaders, "remove_existing_spam_headers_maps", s.RemoveExistingSpamHeadersMaps)
+	compile(&rm.wb.WhitelistSender, "whitelist_sender_maps", s.WhitelistSenderMaps)
+	compile(&rm.wb.BlacklistSender, "blacklist_sender_maps", s.BlacklistSenderMaps)
+	compile(&rm.wb.ScoreSender, "score_sender_maps", s.ScoreSenderMaps)
+	for c, nm := range map[policy.CCat]struct {
+		name string
+		m    config.Maps
+	}{
+		policy.CCVirus: {"virus_quarantine_to_maps", s.VirusQuarantineToMaps}, policy.CCBanned: {"banned_quarantine_to_maps", s.BannedQuarantineToMaps},
+		policy.CCUnchecked: {"unchecked_quarantine_to_maps", s.UncheckedQuarantineToMaps}, policy.CCSpam: {"spam_quarantine_to_maps", s.SpamQuarantineToMaps},
+		policy.CCBadH: {"bad_header_quarantine_to_maps", s.BadHeaderQuarantineToMaps}, policy.CCClean: {"clean_quarantine_to_maps", s.CleanQuarantineToMaps},
 	} {
 		var lm lookup.Maps
-		compile(&lm, "quarantine_to_maps", m)
+		compile(&lm, nm.name, nm.m)
 		rm.quarantineTo[c] = lm
 	}
 	// amavis: banned and unchecked mail notifies the virus admins too
@@ -107,6 +159,31 @@ func destiny(o config.Opt[config.Destiny], def policy.Destiny) policy.Destiny {
 		return def
 	}
 	return policy.Destiny(int(d))
+}
+
+// sqlLookups is the lookup database of lookup_sql_dsn, opened once per
+// configuration load.
+type sqlLookups struct {
+	db *lookup.DB
+}
+
+func openSQLLookups(s *config.Settings) (*sqlLookups, error) {
+	if len(s.LookupSQLDSN) == 0 {
+		return nil, nil
+	}
+	var dsns []lookup.DSN
+	for _, d := range s.LookupSQLDSN {
+		ld, err := lookup.ParseDSN(d.DSN, d.User, d.Password)
+		if err != nil {
+			return nil, fmt.Errorf("lookup_sql_dsn: %w", err)
+		}
+		dsns = append(dsns, ld)
+	}
+	db, err := lookup.OpenDB(dsns, lookup.DBOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("lookup_sql_dsn: %w", err)
+	}
+	return &sqlLookups{db: db}, nil
 }
 
 // resolve looks a recipient up in every per-recipient list.
@@ -153,6 +230,38 @@ func (rm *recipientMaps) resolve(ctx context.Context, addr string) (*pipeline.Rc
 				rp.Admins[c] = append(rp.Admins[c], a)
 			}
 		}
+	}
+	for i, lv := range []*spamtag.Level{&rp.SpamLevels.Tag, &rp.SpamLevels.Tag2, &rp.SpamLevels.Tag3,
+		&rp.SpamLevels.Kill, &rp.SpamLevels.DSNCutoff, &rp.SpamLevels.QuarantineCutoff} {
+		r, err := rm.levels[i].Lookup(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		if f, ok := lookup.Number(r.Value); r.Found && ok {
+			*lv = spamtag.Level{V: f, Set: true, Text: lookup.FormatValue(r.Value)}
+		}
+	}
+	for i, dst := range []*string{&rp.SubjectTag, &rp.SubjectTag2, &rp.SubjectTag3} {
+		r, err := rm.subjectTags[i].Lookup(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		if r.Found {
+			*dst = lookup.FormatValue(r.Value)
+		}
+	}
+	rp.RemoveSpamHeaders = get(rm.removeSpamHeaders)
+	rp.WhiteBlack = func(ctx context.Context, senders []string) (lookup.WBResult, error) {
+		in := rm.wb
+		in.Recipient, in.Senders, in.WBQuery = addr, senders, rm.wbQuery
+		if rm.policyQuery != nil {
+			ids, err := lookup.UserIDs(ctx, rm.policyQuery, addr)
+			if err != nil {
+				return lookup.WBResult{}, err
+			}
+			in.UserIDs = ids
+		}
+		return lookup.WhiteBlackList(ctx, in)
 	}
 	r, err := rm.bannedMaps.Lookup(ctx, addr)
 	if err != nil {
@@ -232,6 +341,7 @@ func checks(s *config.Settings, tools *decode.Tools) (pipeline.Checks, error) {
 		XHeaderTag:          s.XHeaderTag.Or("X-Virus-Scanned"),
 		XHeaderLine:         s.XHeaderLine.Or("amavis at " + s.MyDomain.Or("localhost")),
 		UncheckedSubjectTag: s.UndecipherableSubjectTag.Or("***UNCHECKED*** "),
+		SpamLevelChar:       s.SaSpamLevelChar.Or("*"),
 		AVOptions:           virus.Options{FirstInfectedStopsScan: s.FirstInfectedStopsScan.Or(false)},
 	}
 	var err error

@@ -16,8 +16,10 @@ import (
 	"github.com/mavis-filter/mavis/internal/check/virus"
 	"github.com/mavis-filter/mavis/internal/config"
 	"github.com/mavis-filter/mavis/internal/decode"
+	"github.com/mavis-filter/mavis/internal/lookup"
 	"github.com/mavis-filter/mavis/internal/mail"
 	"github.com/mavis-filter/mavis/internal/policy"
+	"github.com/mavis-filter/mavis/internal/spamtag"
 )
 
 // Checks are the checker settings of a snapshot.
@@ -39,6 +41,8 @@ type Checks struct {
 	UncheckedSubjectTag string
 	// SpamScanners are the spam_scanners clients (spamd, rspamd).
 	SpamScanners []spam.Scanner
+	// SpamLevelChar is sa_spam_level_char ("*").
+	SpamLevelChar string
 }
 
 // RcptPolicy is what the settings say for one recipient (after lookups in
@@ -55,6 +59,16 @@ type RcptPolicy struct {
 	// Admins are the notification addresses per major category
 	// (virus_admin, banned_admin, bad_header_admin, spam_admin).
 	Admins map[policy.CCat][]string
+	// SpamLevels are the recipient's spam_*_level_maps values.
+	SpamLevels spamtag.Levels
+	// SubjectTag, SubjectTag2, SubjectTag3 are spam_subject_tag_maps,
+	// spam_subject_tag2_maps and spam_subject_tag3_maps ("" = none).
+	SubjectTag, SubjectTag2, SubjectTag3 string
+	// WhiteBlack looks the senders up in the recipient's white and black
+	// lists (static maps, SQL wblist, score_sender_maps); nil: none.
+	WhiteBlack func(ctx context.Context, senders []string) (lookup.WBResult, error)
+	// RemoveSpamHeaders is remove_existing_spam_headers_maps.
+	RemoveSpamHeaders bool
 }
 
 // HeaderField is a header field the pipeline adds to a passed message.
@@ -76,8 +90,16 @@ type RcptResult struct {
 	Destiny  string            `json:"destiny"`
 	Cats     policy.Categories `json:"-"`
 	Decision policy.Decision   `json:"-"`
-	Banned   []banned.Hit      `json:"banned,omitempty"`
-	Policy   *RcptPolicy       `json:"-"`
+	// Spam is the recipient's spam evaluation (nil: not checked).
+	Spam      *spamtag.RcptSpam `json:"-"`
+	SpamInput *spamtag.Input    `json:"-"`
+	// SpamScore is the recipient's score as X-Spam-Score shows it ("" when
+	// not checked).
+	SpamScore string `json:"spam_score,omitempty"`
+	// Drop lists header fields removed from this recipient's copy.
+	Drop   []string     `json:"-"`
+	Banned []banned.Hit `json:"banned,omitempty"`
+	Policy *RcptPolicy  `json:"-"`
 	// Add are the header fields this recipient's copy gets (prepended, in
 	// order); Subject, when set, replaces the Subject field.
 	Add     []HeaderField `json:"add_header_fields"`
@@ -300,6 +322,11 @@ func (p *Pipeline) Analyze(ctx context.Context, m *mail.Message, s *Settings) (*
 		if a.BadHeader.Found() && !rp.BypassHeader {
 			r.Cats.Add(policy.Category{Major: policy.CCBadH, Minor: a.BadHeader.Minor})
 		}
+		if !rp.BypassSpam && len(s.Checks.SpamScanners) > 0 {
+			if err := p.spamFor(ctx, m, a, r); err != nil {
+				return a, &errFatal{"spam-wb-list", err}
+			}
+		}
 		lover := func(c policy.CCat) bool { return rp.Lovers[c] }
 		r.Decision = policy.Decide(r.Cats, rp.Destinies, lover, badhMercy(m))
 		r.Destiny = r.Decision.Destiny.String()
@@ -405,19 +432,53 @@ func (p *Pipeline) headerEdits(m *mail.Message, s *Settings, a *Analysis, r *Rcp
 	if r.Cats.Has(policy.CCBadH) && len(a.BadHeader.Bad) > 0 {
 		add = append(add, newField("X-Amavis-Alert", "BAD HEADER SECTION, "+a.BadHeader.Bad[0]))
 	}
-	// Subject tags for local recipients (§4.4): CC_VIRUS, then CC_UNCHECKED.
+	// Spam fields, only for local recipients that were spam-checked.
+	if r.Local && r.Spam != nil {
+		for _, f := range spamtag.HeaderFields(*r.SpamInput, r.Policy.SpamLevels, *r.Spam, s.Checks.SpamLevelChar) {
+			add = append(add, HeaderField{Name: f.Name, Value: unfold(f.Raw), Raw: f.Raw})
+		}
+		if r.Policy.RemoveSpamHeaders {
+			r.Drop = spamtag.RemovedFields()
+		}
+	}
+	// Subject tags for local recipients (§4.4), by the first category of
+	// the list that has one: CC_VIRUS, CC_UNCHECKED, CC_SPAMMY,1,
+	// CC_SPAMMY, CC_CLEAN,1.
 	if r.Local && m.Header != nil {
-		tag := ""
-		switch {
-		case r.Cats.Has(policy.CCVirus):
-			tag = "***INFECTED*** "
-		case r.Cats.Has(policy.CCUnchecked):
-			tag = s.Checks.UncheckedSubjectTag
+		rp := r.Policy
+		tag := spamtag.ChooseTag(r.Cats, func(c policy.Category) string {
+			switch {
+			case c.Major == policy.CCVirus:
+				return "***INFECTED*** "
+			case c.Major == policy.CCUnchecked:
+				return s.Checks.UncheckedSubjectTag
+			case c.Major == policy.CCSpammy && c.Minor == 1:
+				return rp.SubjectTag3
+			case c.Major == policy.CCSpammy:
+				return rp.SubjectTag2
+			case c.Major == policy.CCClean && c.Minor == 1:
+				return rp.SubjectTag
+			}
+			return ""
+		})
+		if tag != "" && r.Spam != nil {
+			tag = spamtag.ExpandTag(tag, *r.SpamInput, rp.SpamLevels, *r.Spam,
+				spamtag.TagVars{Hostname: s.MyHostname, RxTime: m.Received, LogID: m.LogID, MailID: m.MailID})
 		}
 		if tag != "" {
-			subj := tagSubject(m.Header.Get("Subject"), tag)
-			f := newField("Subject", subj)
-			r.Subject = &f
+			var f mail.Field
+			found := false
+			for _, hf := range m.Header.Fields {
+				if strings.EqualFold(hf.Name, "Subject") {
+					f, found = spamtag.EditSubject(hf.Raw, tag, m.Envelope.Params.SMTPUTF8), true
+					break
+				}
+			}
+			if !found {
+				f = spamtag.NewSubject(tag, m.Envelope.Params.SMTPUTF8)
+			}
+			hf := HeaderField{Name: "Subject", Value: unfold(f.Raw), Raw: f.Raw}
+			r.Subject = &hf
 		}
 	}
 	recv := ReceivedHeader(m, s.Product, s.MyHostname, s.LocalhostName, now)
@@ -425,12 +486,52 @@ func (p *Pipeline) headerEdits(m *mail.Message, s *Settings, a *Analysis, r *Rcp
 	r.Add = add
 }
 
-// tagSubject prepends tag, removing an identical existing tag first.
-func tagSubject(subj, tag string) string {
-	if len(strings.TrimSpace(tag)) >= 3 {
-		subj = strings.Replace(subj, tag, "", 1)
+// spamFor evaluates the spam result for one recipient: white and black
+// lists, score assembly, levels and categories.
+func (p *Pipeline) spamFor(ctx context.Context, m *mail.Message, a *Analysis, r *RcptResult) error {
+	rp := r.Policy
+	asm := spamtag.Assembly{Scanner: a.Spam}
+	var wb lookup.WBResult
+	if rp.WhiteBlack != nil {
+		senders := []string{m.Envelope.MailFrom}
+		if m.Header != nil {
+			for _, f := range m.Header.Values("From") {
+				if ad := addrOf(f); ad != "" {
+					senders = append(senders, ad)
+				}
+			}
+		}
+		var err error
+		if wb, err = rp.WhiteBlack(ctx, senders); err != nil {
+			return err
+		}
+		if wb.HasBoost {
+			asm.WBL = wb.Boost
+		}
 	}
-	return tag + subj
+	in := spamtag.Assemble(asm)
+	in.Whitelisted, in.Blacklisted = wb.Whitelisted, wb.Blacklisted
+	rs := spamtag.Evaluate(in, rp.SpamLevels)
+	for _, c := range rs.Categories {
+		r.Cats.Add(c)
+	}
+	r.Spam, r.SpamInput = &rs, &in
+	r.SpamScore = spamtag.ScoreValue(in)
+	return nil
+}
+
+// addrOf extracts the address of "Name <a@b>" or "a@b".
+func addrOf(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '<'); i >= 0 {
+		if j := strings.IndexByte(s[i:], '>'); j > 0 {
+			return s[i+1 : i+j]
+		}
+	}
+	if strings.Contains(s, "@") && !strings.ContainsAny(s, " \t,") {
+		return s
+	}
+	return ""
 }
 
 func headerFindings(h *mail.Header) []string {

@@ -239,6 +239,7 @@ func (p *Pipeline) forward(ctx context.Context, lg *slog.Logger, m *mail.Message
 		if r.Subject != nil {
 			key += "\x00" + string(r.Subject.Raw)
 		}
+		key += "\x00" + strings.Join(r.Drop, ",")
 		var c *cluster
 		for _, x := range clusters {
 			if x.key == key {
@@ -263,7 +264,7 @@ func (p *Pipeline) forward(ctx context.Context, lg *slog.Logger, m *mail.Message
 			Rcpts:     rcpts,
 			Client:    m.Client,
 			Prepend:   c.head,
-			Body:      bodyFor(m, a.Rcpts[c.idx[0]].Subject),
+			Body:      bodyFor(m, a.Rcpts[c.idx[0]].Subject, a.Rcpts[c.idx[0]].Drop),
 			LocalName: s.LocalhostName,
 			// With SMTP input a tempfailed recipient aborts the whole
 			// transaction toward the next hop, so that Postfix's retry does
@@ -332,15 +333,18 @@ func (r *RcptResult) tagged() bool {
 }
 
 // bodyFor returns the message to send: the original, or, when the Subject
-// is replaced, the header fields with the new Subject followed by the
-// original body.
-func bodyFor(m *mail.Message, subject *HeaderField) io.Reader {
-	if subject == nil || m.Header == nil {
+// is replaced or fields are dropped (existing X-Spam-* fields), the edited
+// header section followed by the original body.
+func bodyFor(m *mail.Message, subject *HeaderField, drop []string) io.Reader {
+	if m.Header == nil || subject == nil && !hasAny(m.Header, drop) {
 		return m.Body.Reader()
 	}
 	var head bytes.Buffer
-	done := false
+	done := subject == nil
 	for _, f := range m.Header.Fields {
+		if slices.ContainsFunc(drop, func(d string) bool { return strings.EqualFold(d, f.Name) }) {
+			continue
+		}
 		if !done && strings.EqualFold(f.Name, "Subject") {
 			head.Write(subject.Raw)
 			done = true
@@ -357,6 +361,31 @@ func bodyFor(m *mail.Message, subject *HeaderField) io.Reader {
 	}
 	head.WriteString("\r\n")
 	return io.MultiReader(&head, io.NewSectionReader(r, m.Header.Len, r.Size()-m.Header.Len))
+}
+
+// hits is the main log line's score: the lowest spam score among the
+// recipients, "-" when no spam check ran.
+func hits(a *Analysis) string {
+	out := "-"
+	var best float64
+	for _, r := range a.Rcpts {
+		if r.SpamInput == nil {
+			continue
+		}
+		if sc := r.SpamInput.Score; out == "-" || sc < best {
+			best, out = sc, r.SpamScore
+		}
+	}
+	return out
+}
+
+func hasAny(h *mail.Header, names []string) bool {
+	for _, n := range names {
+		if h.Count(n) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Pipeline) now() time.Time {
@@ -412,7 +441,7 @@ func (p *Pipeline) logMain(lg *slog.Logger, m *mail.Message, s *Settings, a *Ana
 		MessageID:  m.Header.Get("Message-ID"),
 		ResentID:   m.Header.Get("Resent-Message-ID"),
 		MailID:     m.MailID,
-		Hits:       "-",
+		Hits:       hits(a),
 		Size:       m.Size,
 		ElapsedMS:  p.now().Sub(start).Milliseconds(),
 	}
