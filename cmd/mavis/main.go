@@ -343,6 +343,11 @@ func printAnalysis(w io.Writer, m *mail.Message, a *pipeline.Analysis) {
 	}
 	for _, r := range a.Rcpts {
 		fmt.Fprintf(w, "recipient <%s>%s: %s, %s\n", r.Addr, map[bool]string{true: " (local)", false: ""}[r.Local], r.CCat, r.Destiny)
+		if r.Spam != nil {
+			lv := r.Policy.SpamLevels
+			fmt.Fprintf(w, "  spam score %s: tag=%s tag2=%s kill=%s, tagged=%v spam-flag=%v kill=%v\n",
+				r.SpamScore, lv.Tag, lv.Tag2, lv.Kill, r.Spam.DoTag, r.Spam.DoTag2, r.Spam.DoKill)
+		}
 		for _, h := range r.Banned {
 			fmt.Fprintf(w, "  banned: %s (rule %s)\n", h.Reason, h.Rule)
 		}

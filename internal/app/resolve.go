@@ -344,7 +344,25 @@ func checks(s *config.Settings, tools *decode.Tools) (pipeline.Checks, error) {
 		SpamLevelChar:       s.SaSpamLevelChar.Or("*"),
 		AVOptions:           virus.Options{FirstInfectedStopsScan: s.FirstInfectedStopsScan.Or(false)},
 	}
-	var err error
+	fake, err := Tables("viruses_that_fake_sender_maps", s.VirusesThatFakeSenderMaps, lookup.Rules{})
+	if err != nil {
+		return c, err
+	}
+	c.FakesSender = func(ctx context.Context, name string) bool {
+		b, _, err := fake.Bool(ctx, name)
+		return err != nil || b // on a lookup error assume forged: no backscatter
+	}
+	toSpam, err := Tables("virus_name_to_spam_score_maps", s.VirusNameToSpamScoreMaps, lookup.Rules{})
+	if err != nil {
+		return c, err
+	}
+	c.AVOptions.SpamScore = func(name string) (float64, bool) {
+		r, err := toSpam.Lookup(context.Background(), name)
+		if err != nil || !r.Found {
+			return 0, false
+		}
+		return lookup.Number(r.Value)
+	}
 	if c.AVPrimary, err = scanners(s.AVScanners, s); err != nil {
 		return c, err
 	}

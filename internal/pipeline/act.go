@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/mavis-filter/mavis/internal/notify"
 	"github.com/mavis-filter/mavis/internal/policy"
 	"github.com/mavis-filter/mavis/internal/quarantine"
+	"github.com/mavis-filter/mavis/internal/store"
 )
 
 // Actions are the quarantine and notification settings of a snapshot.
@@ -41,9 +43,6 @@ type Actions struct {
 // QUARANTINEDIR) per recipient index.
 func (p *Pipeline) quarantineMessage(ctx context.Context, lg *slog.Logger, m *mail.Message, s *Settings, a *Analysis) (map[int][]string, error) {
 	out := map[int][]string{}
-	if s.Actions.QuarantineDir == "" {
-		return out, nil
-	}
 	type group struct {
 		method, to string
 		idx        []int
@@ -55,6 +54,9 @@ func (p *Pipeline) quarantineMessage(ctx context.Context, lg *slog.Logger, m *ma
 		method := s.Actions.QuarantineMethod[c]
 		to := r.Policy.QuarantineTo[c]
 		if method == "" || to == "" || c == policy.CCClean {
+			continue
+		}
+		if s.Actions.QuarantineDir == "" && !strings.HasPrefix(method, "sql:") {
 			continue
 		}
 		if strings.Contains(to, "@") {
@@ -84,12 +86,31 @@ func (p *Pipeline) quarantineMessage(ctx context.Context, lg *slog.Logger, m *ma
 		for _, f := range a.Rcpts[g.idx[0]].Add {
 			extra.Write(f.Raw)
 		}
-		loc, err := quarantine.Store(ctx, quarantine.Request{
+		req := quarantine.Request{
 			Dir: s.Actions.QuarantineDir, SubdirLevels: s.Actions.SubdirLevels,
 			Method: g.method, To: g.to, MailID: m.MailID, LogID: m.LogID, Received: m.Received,
 			Sender: m.Envelope.MailFrom, Recipients: m.RecipientAddrs(), Blocked: blocked,
 			Extra: extra.Bytes(), Body: m.Body.Reader(),
-		})
+		}
+		if strings.HasPrefix(g.method, "sql:") {
+			// amavis's SQL quarantine: the same copy, in quarantine table
+			// chunks, in the storage_sql_dsn database.
+			if p.Recorder == nil {
+				return nil, fmt.Errorf("quarantine %s: no SQL storage", g.method)
+			}
+			ptag := PartitionTag(s.PartitionTag, m.Received)
+			body := io.MultiReader(bytes.NewReader(quarantine.Prefix(&req)), m.Body.Reader())
+			if _, err := p.Recorder.StoreQuarantine(ctx, ptag, m.MailID, body); err != nil {
+				return nil, fmt.Errorf("quarantine %s: %w", g.method, err)
+			}
+			loc := store.SQLQuarantineLocation(m.MailID, ptag)
+			lg.Info(fmt.Sprintf("sql quarantine: <%s> -> %s, %s", m.Envelope.MailFrom, g.to, loc))
+			for _, i := range g.idx {
+				out[i] = append(out[i], loc)
+			}
+			continue
+		}
+		loc, err := quarantine.Store(ctx, req)
 		if err != nil {
 			return nil, fmt.Errorf("quarantine %s: %w", g.method, err)
 		}
@@ -166,6 +187,11 @@ func (p *Pipeline) info(m *mail.Message, s *Settings, a *Analysis, res []rcptOut
 			if h.DiscardDSN {
 				nr.SuppressReason = "BANNED:DISCARD suggested by rule"
 			}
+		}
+		if a.FakeSender && r.Cats.Has(policy.CCVirus) {
+			// viruses_that_fake_sender_maps: no backscatter to a sender
+			// the virus most likely forged.
+			nr.SuppressReason = "INFECTED"
 		}
 		in.Rcpts = append(in.Rcpts, nr)
 	}

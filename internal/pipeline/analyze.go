@@ -32,6 +32,9 @@ type Checks struct {
 	// AVPrimary and AVBackup are av_scanners and av_scanners_backup.
 	AVPrimary, AVBackup []virus.Scanner
 	AVOptions           virus.Options
+	// FakesSender is viruses_that_fake_sender_maps: true when a virus of
+	// that name forges its sender (no DSN is sent); nil: all do.
+	FakesSender func(ctx context.Context, virusName string) bool
 	// AVFailureFatal is virus_scanners_failure_is_fatal: when every scanner
 	// failed, tempfail instead of passing as UNCHECKED.
 	AVFailureFatal bool
@@ -137,6 +140,8 @@ type Analysis struct {
 	Spam      *spam.Result     `json:"-"`
 	SpamErrs  []string         `json:"spam_scanner_errors,omitempty"`
 	BadHeader badheader.Result `json:"-"`
+	// FakeSender: a found virus is one that forges its sender.
+	FakeSender bool `json:"-"`
 	// AVRan tells that a virus scan was done (X-Virus-Scanned is added).
 	AVRan   bool          `json:"-"`
 	Elapsed time.Duration `json:"-"`
@@ -273,6 +278,11 @@ func (p *Pipeline) Analyze(ctx context.Context, m *mail.Message, s *Settings) (*
 				rep.Error = sr.Err.Error()
 			}
 			a.Scanners = append(a.Scanners, rep)
+		}
+		for _, v := range vr.Viruses {
+			if s.Checks.FakesSender == nil || s.Checks.FakesSender(ctx, v) {
+				a.FakeSender = true
+			}
 		}
 		if vr.AllFailed && s.Checks.AVFailureFatal {
 			return a, &errFatal{"virus_scan", errors.New("AV: ALL VIRUS SCANNERS FAILED")}
@@ -491,6 +501,17 @@ func (p *Pipeline) headerEdits(m *mail.Message, s *Settings, a *Analysis, r *Rcp
 func (p *Pipeline) spamFor(ctx context.Context, m *mail.Message, a *Analysis, r *RcptResult) error {
 	rp := r.Policy
 	asm := spamtag.Assembly{Scanner: a.Spam}
+	if a.Virus != nil && len(a.Virus.SpamTests) > 0 {
+		// Virus names that are really spam (virus_name_to_spam_score_maps)
+		// count as spam score, as "AV:<name>=<score>" tests.
+		av := spamtag.AVSpam{}
+		for _, t := range a.Virus.SpamTests {
+			name, sc, _ := strings.Cut(strings.TrimPrefix(t, "AV:"), "=")
+			f, _ := strconv.ParseFloat(sc, 64)
+			av.Names, av.Scores = append(av.Names, name), append(av.Scores, f)
+		}
+		asm.AV = []spamtag.AVSpam{av}
+	}
 	var wb lookup.WBResult
 	if rp.WhiteBlack != nil {
 		senders := []string{m.Envelope.MailFrom}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -13,10 +14,12 @@ import (
 	"github.com/mavis-filter/mavis/internal/store"
 )
 
-// Recorder writes amavis's SQL log (msgs, msgrcpt, maddr): a *store.Store.
+// Recorder writes amavis's SQL log (msgs, msgrcpt, maddr) and the SQL
+// quarantine: a *store.Store.
 type Recorder interface {
 	SavePreliminary(ctx context.Context, m *store.Message) error
 	SaveFinal(ctx context.Context, m *store.Message) error
+	StoreQuarantine(ctx context.Context, ptag int64, mailID string, r io.Reader) (int64, error)
 }
 
 // PartitionTag computes sql_partition_tag for a message received at t: a
