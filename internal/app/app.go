@@ -247,10 +247,22 @@ func PipelineSettings(s *config.Settings, tools *decode.Tools, sq *sqlLookups) (
 		Checks:        ch,
 		Actions:       act,
 		PartitionTag:  s.PartitionTag.Str(),
+		PenPals:       penPals(s),
 		Originating:   s.Originating.Or(false),
 		SoftBounce:    s.SoftBounce.Or(false),
 		PolicyBank:    s.PolicyBankPath,
 	}, nil
+}
+
+func penPals(s *config.Settings) pipeline.PenPals {
+	pp := pipeline.PenPals{Bonus: s.PenpalsBonusScore.Or(0), Halflife: s.PenpalsHalflife.Or(604800 * time.Second)}
+	if v, ok := s.PenpalsThresholdLow.Get(); ok {
+		pp.Low = &v
+	}
+	if v, ok := s.PenpalsThresholdHigh.Get(); ok {
+		pp.High = &v
+	}
+	return pp
 }
 
 // StoreOptions maps the SQL storage settings (storage_sql_dsn; the

@@ -20,6 +20,7 @@ import (
 	"github.com/mavis-filter/mavis/internal/mail"
 	"github.com/mavis-filter/mavis/internal/policy"
 	"github.com/mavis-filter/mavis/internal/spamtag"
+	"github.com/mavis-filter/mavis/internal/store"
 )
 
 // Checks are the checker settings of a snapshot.
@@ -170,6 +171,12 @@ func (e *errFatal) Unwrap() error { return e.err }
 // content categories and destiny. It never delivers anything. The caller
 // must Close the analysis.
 func (p *Pipeline) Analyze(ctx context.Context, m *mail.Message, s *Settings) (*Analysis, error) {
+	return p.analyze(ctx, m, s, nil)
+}
+
+// analyze is Analyze with the message's SQL log record (nil without SQL),
+// which pen pals need.
+func (p *Pipeline) analyze(ctx context.Context, m *mail.Message, s *Settings, sm *store.Message) (*Analysis, error) {
 	start := p.now()
 	a := &Analysis{MailID: m.MailID, Size: m.Size}
 	// Resolve the recipients' settings first: every check below depends on
@@ -333,7 +340,7 @@ func (p *Pipeline) Analyze(ctx context.Context, m *mail.Message, s *Settings) (*
 			r.Cats.Add(policy.Category{Major: policy.CCBadH, Minor: a.BadHeader.Minor})
 		}
 		if !rp.BypassSpam && len(s.Checks.SpamScanners) > 0 {
-			if err := p.spamFor(ctx, m, a, r); err != nil {
+			if err := p.spamFor(ctx, m, s, a, r, sm, i); err != nil {
 				return a, &errFatal{"spam-wb-list", err}
 			}
 		}
@@ -498,7 +505,7 @@ func (p *Pipeline) headerEdits(m *mail.Message, s *Settings, a *Analysis, r *Rcp
 
 // spamFor evaluates the spam result for one recipient: white and black
 // lists, score assembly, levels and categories.
-func (p *Pipeline) spamFor(ctx context.Context, m *mail.Message, a *Analysis, r *RcptResult) error {
+func (p *Pipeline) spamFor(ctx context.Context, m *mail.Message, s *Settings, a *Analysis, r *RcptResult, sm *store.Message, idx int) error {
 	rp := r.Policy
 	asm := spamtag.Assembly{Scanner: a.Spam}
 	if a.Virus != nil && len(a.Virus.SpamTests) > 0 {
@@ -530,6 +537,9 @@ func (p *Pipeline) spamFor(ctx context.Context, m *mail.Message, a *Analysis, r 
 			asm.WBL = wb.Boost
 		}
 	}
+	if pp, ok := p.penPals(ctx, m, s, a, r, sm, idx); ok {
+		asm.PenPals = pp
+	}
 	in := spamtag.Assemble(asm)
 	in.Whitelisted, in.Blacklisted = wb.Whitelisted, wb.Blacklisted
 	rs := spamtag.Evaluate(in, rp.SpamLevels)
@@ -539,6 +549,46 @@ func (p *Pipeline) spamFor(ctx context.Context, m *mail.Message, a *Analysis, r 
 	r.Spam, r.SpamInput = &rs, &in
 	r.SpamScore = spamtag.ScoreValue(in)
 	return nil
+}
+
+// penPals looks for earlier mail from this (local) recipient to the sender
+// in the SQL log: a reply to a correspondent gets a score bonus decaying
+// with age (amavis pen pals). Failures only lose the bonus.
+func (p *Pipeline) penPals(ctx context.Context, m *mail.Message, s *Settings, a *Analysis, r *RcptResult, sm *store.Message, idx int) (float64, bool) {
+	pp := s.PenPals
+	if sm == nil || p.Recorder == nil || !r.Local || m.Envelope.MailFrom == "" || idx >= len(sm.Recipients) {
+		return 0, false
+	}
+	score := 0.0
+	if a.Spam != nil {
+		score = a.Spam.Score
+	}
+	if why := store.PenPalsSkip(pp.Bonus, pp.Halflife, a.Virus != nil && a.Virus.Infected, score, score,
+		pp.Low, pp.High, false, s.Originating, false); why != "" {
+		return 0, false
+	}
+	if sm.SenderMaddrID == 0 || sm.Recipients[idx].MaddrID == 0 {
+		return 0, false
+	}
+	var refs []string
+	if m.Header != nil {
+		for _, f := range []string{"In-Reply-To", "References"} {
+			refs = append(refs, strings.Fields(m.Header.Get(f))...)
+		}
+	}
+	match, err := p.Recorder.PenPalsFind(ctx, store.PenPalsQuery{SenderMaddrID: sm.SenderMaddrID,
+		RecipientMaddrID: sm.Recipients[idx].MaddrID, References: refs, RxTime: sm.RxTime})
+	if err != nil {
+		p.Logger.Warn("pen pals lookup failed", "log_id", m.LogID, "err", err)
+		return 0, false
+	}
+	if !match.Found {
+		return 0, false
+	}
+	adj := store.PenPalsAdjustment(match.Age, pp.Bonus, pp.Halflife)
+	p.Logger.Info(fmt.Sprintf("penpals: bonus %.3f, age %s (%s), <%s> replying to <%s>, mail_id %s",
+		-adj, store.FormatInterval(match.Age), match.Match, m.Envelope.MailFrom, r.Addr, match.MailID), "log_id", m.LogID)
+	return adj, true
 }
 
 // addrOf extracts the address of "Name <a@b>" or "a@b".

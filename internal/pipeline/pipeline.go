@@ -38,6 +38,7 @@ type Settings struct {
 	Actions    Actions
 	// PartitionTag is sql_partition_tag: a number, or "iso8601_week".
 	PartitionTag string
+	PenPals      PenPals
 }
 
 // DefaultRcptPolicy is amavis's default for a recipient nothing is
@@ -110,7 +111,7 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 		return tempfailAll(m, "sql-log", err)
 	}
 
-	a, err := p.Analyze(ctx, m, s)
+	a, err := p.analyze(ctx, m, s, sm)
 	defer a.Close()
 	if err != nil {
 		lg.Error("TROUBLE in check_mail", "err", err)

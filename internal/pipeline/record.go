@@ -20,6 +20,15 @@ type Recorder interface {
 	SavePreliminary(ctx context.Context, m *store.Message) error
 	SaveFinal(ctx context.Context, m *store.Message) error
 	StoreQuarantine(ctx context.Context, ptag int64, mailID string, r io.Reader) (int64, error)
+	PenPalsFind(ctx context.Context, q store.PenPalsQuery) (store.PenPalsMatch, error)
+}
+
+// PenPals are the pen pals settings (penpals_bonus_score, penpals_halflife,
+// penpals_threshold_low/high). Bonus 0 disables them.
+type PenPals struct {
+	Bonus     float64
+	Halflife  time.Duration
+	Low, High *float64
 }
 
 // PartitionTag computes sql_partition_tag for a message received at t: a
