@@ -239,18 +239,19 @@ func PipelineSettings(s *config.Settings, tools *decode.Tools, sq *sqlLookups) (
 		return nil, err
 	}
 	return &pipeline.Settings{
-		Product:       Product,
-		MyHostname:    s.MyHostname.Or("localhost"),
-		LocalhostName: s.LocalhostName.Or("localhost"),
-		Forward:       meth,
-		Resolve:       rm.resolve,
-		Checks:        ch,
-		Actions:       act,
-		PartitionTag:  s.PartitionTag.Str(),
-		PenPals:       penPals(s),
-		Originating:   s.Originating.Or(false),
-		SoftBounce:    s.SoftBounce.Or(false),
-		PolicyBank:    s.PolicyBankPath,
+		Product:           Product,
+		MyHostname:        s.MyHostname.Or("localhost"),
+		LocalhostName:     s.LocalhostName.Or("localhost"),
+		Forward:           meth,
+		Resolve:           rm.resolve,
+		Checks:            ch,
+		Actions:           act,
+		PartitionTag:      s.PartitionTag.Str(),
+		PenPals:           penPals(s),
+		BounceKillerScore: s.BounceKillerScore.Or(0),
+		Originating:       s.Originating.Or(false),
+		SoftBounce:        s.SoftBounce.Or(false),
+		PolicyBank:        s.PolicyBankPath,
 	}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mavis-filter/mavis/internal/check/badheader"
 	"github.com/mavis-filter/mavis/internal/check/banned"
+	"github.com/mavis-filter/mavis/internal/check/bounce"
 	"github.com/mavis-filter/mavis/internal/check/spam"
 	"github.com/mavis-filter/mavis/internal/check/virus"
 	"github.com/mavis-filter/mavis/internal/config"
@@ -144,9 +145,13 @@ type Analysis struct {
 	// FakeSender: a found virus is one that forges its sender.
 	FakeSender bool `json:"-"`
 	// AVRan tells that a virus scan was done (X-Virus-Scanned is added).
-	AVRan   bool          `json:"-"`
-	Elapsed time.Duration `json:"-"`
-	workDir string
+	AVRan bool `json:"-"`
+	// Bounce is the bounce killer's view of the message; bounceKilled
+	// tells that it is backscatter (AM.BOUNCE is added to the score).
+	Bounce       bounce.Report `json:"-"`
+	bounceKilled bool
+	Elapsed      time.Duration `json:"-"`
+	workDir      string
 }
 
 // Close removes the analysis' private working directory (decoded parts).
@@ -312,6 +317,8 @@ func (p *Pipeline) analyze(ctx context.Context, m *mail.Message, s *Settings, sm
 		return a, &errFatal{"check", err}
 	}
 
+	p.bounceKiller(ctx, m, s, a, sm)
+
 	// Per-recipient categories and decisions.
 	for i := range a.Rcpts {
 		r := &a.Rcpts[i]
@@ -339,7 +346,7 @@ func (p *Pipeline) analyze(ctx context.Context, m *mail.Message, s *Settings, sm
 		if a.BadHeader.Found() && !rp.BypassHeader {
 			r.Cats.Add(policy.Category{Major: policy.CCBadH, Minor: a.BadHeader.Minor})
 		}
-		if !rp.BypassSpam && len(s.Checks.SpamScanners) > 0 {
+		if !rp.BypassSpam && (len(s.Checks.SpamScanners) > 0 || a.bounceKilled) {
 			if err := p.spamFor(ctx, m, s, a, r, sm, i); err != nil {
 				return a, &errFatal{"spam-wb-list", err}
 			}
@@ -537,6 +544,9 @@ func (p *Pipeline) spamFor(ctx context.Context, m *mail.Message, s *Settings, a 
 			asm.WBL = wb.Boost
 		}
 	}
+	if a.bounceKilled {
+		asm.BounceKilled, asm.BounceKiller = true, s.BounceKillerScore
+	}
 	if pp, ok := p.penPals(ctx, m, s, a, r, sm, idx); ok {
 		asm.PenPals = pp
 	}
@@ -549,6 +559,54 @@ func (p *Pipeline) spamFor(ctx context.Context, m *mail.Message, s *Settings, a 
 	r.Spam, r.SpamInput = &rs, &in
 	r.SpamScore = spamtag.ScoreValue(in)
 	return nil
+}
+
+// bounceKiller recognises a DSN whose attached header names a message that
+// was never sent from here (backscatter): pen pals are asked whether a
+// local recipient sent the referenced Message-ID; the originating flag and a
+// local Message-ID domain also rescue it (amavis's bounce killer).
+func (p *Pipeline) bounceKiller(ctx context.Context, m *mail.Message, s *Settings, a *Analysis, sm *store.Message) {
+	if s.BounceKillerScore <= 0 || m.Header == nil {
+		return
+	}
+	a.Bounce = bounce.Parse(m.Envelope.MailFrom, m.Header, m.Body.Reader())
+	if !a.Bounce.IsBounce && !a.Bounce.Unverifiable {
+		return
+	}
+	in := store.BounceInput{IsBounce: a.Bounce.IsBounce, Unverifiable: a.Bounce.Unverifiable, Originating: s.Originating}
+	if dom := store.MessageIDDomain(a.Bounce.MessageID); dom != "" {
+		if rp, err := s.resolve(ctx, "postmaster@"+dom); err == nil && rp.Local {
+			in.MsgIDDomainLocal = true
+		}
+	}
+	in.PenPalsEnabled = p.Recorder != nil && sm != nil && s.PenPals.Bonus > 0 && s.PenPals.Halflife > 0
+	if in.PenPalsEnabled && a.Bounce.MessageID != "" && sm.SenderMaddrID != 0 {
+		for i := range a.Rcpts {
+			if !a.Rcpts[i].Local || i >= len(sm.Recipients) || sm.Recipients[i].MaddrID == 0 {
+				continue
+			}
+			match, err := p.Recorder.PenPalsFind(ctx, store.PenPalsQuery{SenderMaddrID: sm.SenderMaddrID,
+				RecipientMaddrID: sm.Recipients[i].MaddrID, References: []string{a.Bounce.MessageID}, RxTime: sm.RxTime})
+			if err == nil && match.Found && (!in.PenPals.Found || match.Age < in.PenPals.Age) {
+				in.PenPals = match
+			}
+		}
+	}
+	if p.Recorder == nil {
+		return
+	}
+	v := p.Recorder.BounceKill(in)
+	switch {
+	case v.Killed:
+		a.bounceKilled = true
+		p.Logger.Info(fmt.Sprintf("bounce killed, %s, <%s> -> %s, from: %s, message-id: %s",
+			a.Bounce.Format, m.Envelope.MailFrom, strings.Join(m.RecipientAddrs(), ","), a.Bounce.From, a.Bounce.MessageID), "log_id", m.LogID)
+	case a.Bounce.Unverifiable:
+		p.Logger.Info(fmt.Sprintf("bounce unverifiable, <%s> -> %s", m.Envelope.MailFrom, strings.Join(m.RecipientAddrs(), ",")), "log_id", m.LogID)
+	default:
+		p.Logger.Info(fmt.Sprintf("bounce rescued %s, <%s> -> %s, message-id: %s",
+			v.Rescued, m.Envelope.MailFrom, strings.Join(m.RecipientAddrs(), ","), a.Bounce.MessageID), "log_id", m.LogID)
+	}
 }
 
 // penPals looks for earlier mail from this (local) recipient to the sender

@@ -39,6 +39,8 @@ type Settings struct {
 	// PartitionTag is sql_partition_tag: a number, or "iso8601_week".
 	PartitionTag string
 	PenPals      PenPals
+	// BounceKillerScore is bounce_killer_score (0: off).
+	BounceKillerScore float64
 }
 
 // DefaultRcptPolicy is amavis's default for a recipient nothing is

@@ -21,6 +21,7 @@ type Recorder interface {
 	SaveFinal(ctx context.Context, m *store.Message) error
 	StoreQuarantine(ctx context.Context, ptag int64, mailID string, r io.Reader) (int64, error)
 	PenPalsFind(ctx context.Context, q store.PenPalsQuery) (store.PenPalsMatch, error)
+	BounceKill(in store.BounceInput) store.BounceVerdict
 }
 
 // PenPals are the pen pals settings (penpals_bonus_score, penpals_halflife,
