@@ -134,6 +134,18 @@ func logChecks(snap *app.Snapshot, logger *slog.Logger) {
 	for _, sc := range ch.AVBackup {
 		names = append(names, sc.Name()+" (backup)")
 	}
+	var spams []string
+	for _, sc := range ch.SpamScanners {
+		spams = append(spams, sc.Name())
+	}
+	if len(spams) > 0 {
+		logger.Info("spam scanners: " + strings.Join(spams, ", "))
+		if ch.SpamFailureIsFatal {
+			logger.Info("spam_scanners_failure_is_fatal = true: when every spam scanner fails, mail is tempfailed (4xx)")
+		} else {
+			logger.Warn("spam_scanners_failure_is_fatal = false (amavis's behaviour): when every spam scanner fails, mail passes unscored")
+		}
+	}
 	if len(names) == 0 {
 		logger.Warn("no virus scanners configured (av_scanners and av_scanners_backup are empty or their programs are missing): mail is not scanned for viruses")
 		return

@@ -342,6 +342,7 @@ func checks(s *config.Settings, tools *decode.Tools) (pipeline.Checks, error) {
 		XHeaderLine:         s.XHeaderLine.Or("amavis at " + s.MyDomain.Or("localhost")),
 		UncheckedSubjectTag: s.UndecipherableSubjectTag.Or("***UNCHECKED*** "),
 		SpamLevelChar:       s.SaSpamLevelChar.Or("*"),
+		SpamFailureIsFatal:  s.Mavis.SpamFailureIsFatal.Or(false),
 		AVOptions:           virus.Options{FirstInfectedStopsScan: s.FirstInfectedStopsScan.Or(false)},
 	}
 	fake, err := Tables("viruses_that_fake_sender_maps", s.VirusesThatFakeSenderMaps, lookup.Rules{})

@@ -567,13 +567,14 @@ func builtinSettings(env Env) Settings {
 		StorageRedisTTL:                       Some(16 * 24 * time.Hour),
 
 		Mavis: MavisSettings{
-			SpoolThreshold:   Some(256 << 10),
-			MetricsListen:    Some(""),
-			MilterListen:     Some(""),
-			TemplatesDir:     Some(""),
-			ShutdownTimeout:  Some(30 * time.Second),
-			QuarantineMaxAge: Some(0),
-			SQLMaxAge:        Some(0),
+			SpoolThreshold:     Some(256 << 10),
+			MetricsListen:      Some(""),
+			MilterListen:       Some(""),
+			TemplatesDir:       Some(""),
+			ShutdownTimeout:    Some(30 * time.Second),
+			QuarantineMaxAge:   Some(0),
+			SQLMaxAge:          Some(0),
+			SpamFailureIsFatal: Some(false),
 		},
 	}
 	return s

@@ -509,4 +509,7 @@ type MavisSettings struct {
 	// older ones hourly (amavis documents a cron job for this). 0 keeps
 	// them forever.
 	SQLMaxAge Opt[int] `amavis:"sql_max_age,min=0" up:"(mavis only) 0 = keep forever"`
+	// SpamFailureIsFatal: when every spam scanner fails, tempfail the
+	// message (4xx) instead of passing it unscored as amavis does.
+	SpamFailureIsFatal Opt[bool] `amavis:"spam_scanners_failure_is_fatal" up:"(mavis only) false, as amavis: pass unscored"`
 }

@@ -48,6 +48,9 @@ type Checks struct {
 	SpamScanners []spam.Scanner
 	// SpamLevelChar is sa_spam_level_char ("*").
 	SpamLevelChar string
+	// SpamFailureIsFatal tempfails the message when every spam scanner
+	// failed (default: pass unscored, as amavis).
+	SpamFailureIsFatal bool
 }
 
 // RcptPolicy is what the settings say for one recipient (after lookups in
@@ -307,6 +310,9 @@ func (p *Pipeline) analyze(ctx context.Context, m *mail.Message, s *Settings, sm
 		spamDone = nil
 		for _, e := range a.SpamErrs {
 			p.Logger.Warn("spam scanner failed, mail not scored by it (as amavis)", "log_id", m.LogID, "err", e)
+		}
+		if len(a.SpamErrs) == len(s.Checks.SpamScanners) && s.Checks.SpamFailureIsFatal {
+			return a, &errFatal{"spam-check", errors.New("all spam scanners failed: " + strings.Join(a.SpamErrs, "; "))}
 		}
 		if a.Spam != nil {
 			a.Findings = append(a.Findings, fmt.Sprintf("spam score %s (required %s), tests=[%s]",

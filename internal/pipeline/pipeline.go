@@ -14,6 +14,7 @@ import (
 
 	"github.com/mavis-filter/mavis/internal/deliver"
 	"github.com/mavis-filter/mavis/internal/logging"
+	"github.com/mavis-filter/mavis/internal/lookup"
 	"github.com/mavis-filter/mavis/internal/mail"
 	"github.com/mavis-filter/mavis/internal/notify"
 	"github.com/mavis-filter/mavis/internal/policy"
@@ -107,6 +108,8 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 		return uniform(m, r)
 	}
 
+	// Lookups (SQL included) are cached for the message's lifetime.
+	ctx = lookup.WithCache(ctx, lookup.NewCache())
 	sm, err := p.recordPreliminary(ctx, m, s)
 	if err != nil {
 		lg.Error("TROUBLE in check_mail", "err", err)
