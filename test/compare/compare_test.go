@@ -550,8 +550,18 @@ var (
 	reMailIDs = regexp.MustCompile(`[A-Za-z0-9_+-]{12}`)
 )
 
-// normID replaces amavis-style process ids (12345-01) in a reply.
-func normID(s string) string { return reAmID.ReplaceAllString(s, "<am_id>") }
+// normID replaces amavis-style process ids (12345-01) and the two rigs' own port numbers (the only
+// configured difference between them) in a reply or header.
+func normID(s string) string {
+	s = reAmID.ReplaceAllString(s, "<am_id>")
+	for _, p := range []int{amavisPort, mavisPort} {
+		s = strings.ReplaceAll(s, strconv.Itoa(p), "<filter-port>")
+	}
+	for _, p := range []int{amavisSink, mavisSink} {
+		s = strings.ReplaceAll(s, strconv.Itoa(p), "<next-hop-port>")
+	}
+	return s
+}
 
 type rowset struct {
 	cols []string
@@ -861,8 +871,8 @@ func compareCopies(r *report, a, b []captured) {
 				r.cmp(item, h, headerValue(ha, h), headerValue(hb, h))
 			}
 			r.cmp(item, "X-Quarantine-ID present", fmt.Sprint(headerValue(ha, "X-Quarantine-ID") != ""), fmt.Sprint(headerValue(hb, "X-Quarantine-ID") != ""))
-			ra := reMailIDs.ReplaceAllString(reDate.ReplaceAllString(firstField(ha, "Received"), "<date>"), "<id>")
-			rb := reMailIDs.ReplaceAllString(reDate.ReplaceAllString(firstField(hb, "Received"), "<date>"), "<id>")
+			ra := normID(reMailIDs.ReplaceAllString(reDate.ReplaceAllString(firstField(ha, "Received"), "<date>"), "<id>"))
+			rb := normID(reMailIDs.ReplaceAllString(reDate.ReplaceAllString(firstField(hb, "Received"), "<date>"), "<id>"))
 			r.cmp(item, "first Received (ids/dates normalised)", ra, rb)
 			r.cmp(item, "body identical", "true", fmt.Sprint(ba == bb))
 		}
