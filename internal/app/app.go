@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mavis-filter/mavis/internal/check/dkim"
 	"github.com/mavis-filter/mavis/internal/config"
 	"github.com/mavis-filter/mavis/internal/decode"
 	"github.com/mavis-filter/mavis/internal/deliver"
@@ -42,6 +43,10 @@ type Snapshot struct {
 	tools    *decode.Tools
 	sql      *sqlLookups
 	clientIP []clientIPPolicy
+	// authorBanks is author_to_policy_bank_maps (DKIM); empty: off.
+	authorBanks lookup.Maps
+	// LookupTXT resolves DKIM keys (DNS); tests replace it.
+	LookupTXT dkim.LookupTXT
 	// banks caches the pipeline settings per policy bank path.
 	banks sync.Map // string -> *pipeline.Settings
 	mu    sync.Mutex
@@ -72,6 +77,11 @@ func Build(cfg *config.Config, tools *decode.Tools) (*Snapshot, error) {
 			return nil, err
 		}
 		snap.clientIP = append(snap.clientIP, clientIPPolicy{maps: m, banks: ip.Banks})
+	}
+	if s.EnableDKIMVerification.Or(false) && len(s.AuthorToPolicyBankMaps) > 0 {
+		if snap.authorBanks, err = Tables("author_to_policy_bank_maps", s.AuthorToPolicyBankMaps, lookup.Rules{}); err != nil {
+			return nil, err
+		}
 	}
 	for _, b := range cfg.Banks() {
 		if _, err := snap.settingsFor([]string{b}); err != nil {
@@ -114,6 +124,7 @@ func (snap *Snapshot) Banks(m *mail.Message) []string {
 			break
 		}
 	}
+	banks = append(banks, snap.dkimBanks(ctx, m)...)
 	if snap.Config.HasBank("MYUSERS") && m.Envelope.MailFrom != "" {
 		cur, _ := snap.settingsFor(banks)
 		if cur != nil && cur.Originating {
@@ -123,6 +134,54 @@ func (snap *Snapshot) Banks(m *mail.Message) []string {
 		}
 	}
 	return banks
+}
+
+// dkimBanks verifies the message's DKIM signatures and returns the banks
+// author_to_policy_bank_maps gives for valid author or third-party
+// signatures (amavis loads them after the message was received). DNS
+// lookups are bounded; a failure only means no bank.
+func (snap *Snapshot) dkimBanks(ctx context.Context, m *mail.Message) []string {
+	if len(snap.authorBanks.Tables) == 0 || m.Body == nil || m.Header == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	sigs, err := dkim.Verify(ctx, m.Body.Reader(), snap.LookupTXT)
+	if err != nil || len(sigs) == 0 {
+		return nil
+	}
+	var authors []string
+	for _, f := range m.Header.Values("From") {
+		for _, a := range strings.Split(f, ",") {
+			if ad := addrIn(a); ad != "" {
+				authors = append(authors, ad)
+			}
+		}
+	}
+	banks, err := dkim.AuthorBanks(ctx, sigs, authors, snap.authorBanks)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, b := range banks {
+		if snap.Config.HasBank(b) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func addrIn(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '<'); i >= 0 {
+		if j := strings.IndexByte(s[i:], '>'); j > 0 {
+			return s[i+1 : i+j]
+		}
+	}
+	if strings.Contains(s, "@") && !strings.ContainsAny(s, " \t") {
+		return s
+	}
+	return ""
 }
 
 // ForMessage returns the pipeline settings for a message, with its policy

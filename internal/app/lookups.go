@@ -39,6 +39,16 @@ func table(spec config.LookupSpec, rules lookup.Rules) (lookup.Table, error) {
 	case config.LookupHash:
 		entries := map[string]any{}
 		for k, v := range spec.Entries {
+			if v.Kind() == config.KindMaps {
+				// A hash whose values are lookup lists (score_sender_maps,
+				// per_recip_*_sender_lookup_tables).
+				m, err := Tables(k, v.Maps(), rules)
+				if err != nil {
+					return nil, err
+				}
+				entries[k] = m
+				continue
+			}
 			entries[k] = Value(v)
 		}
 		if spec.File != "" {
