@@ -41,8 +41,9 @@ type Actions struct {
 // main category has a quarantine method and a quarantine_to, one file per
 // method, fsync'd before it returns. It returns the locations (relative to
 // QUARANTINEDIR) per recipient index.
-func (p *Pipeline) quarantineMessage(ctx context.Context, lg *slog.Logger, m *mail.Message, s *Settings, a *Analysis) (map[int][]string, error) {
+func (p *Pipeline) quarantineMessage(ctx context.Context, lg *slog.Logger, m *mail.Message, s *Settings, a *Analysis) (map[int][]string, map[string]string, error) {
 	out := map[int][]string{}
+	types := map[string]string{} // location -> amavis quar_type letter
 	type group struct {
 		method, to string
 		idx        []int
@@ -83,9 +84,7 @@ func (p *Pipeline) quarantineMessage(ctx context.Context, lg *slog.Logger, m *ma
 				blocked = append(blocked, a.Rcpts[i].Addr)
 			}
 		}
-		for _, f := range a.Rcpts[g.idx[0]].Add {
-			extra.Write(f.Raw)
-		}
+		extra.Write(quarantineFields(s, a, &a.Rcpts[g.idx[0]]))
 		req := quarantine.Request{
 			Dir: s.Actions.QuarantineDir, SubdirLevels: s.Actions.SubdirLevels,
 			Method: g.method, To: g.to, MailID: m.MailID, LogID: m.LogID, Received: m.Received,
@@ -96,14 +95,17 @@ func (p *Pipeline) quarantineMessage(ctx context.Context, lg *slog.Logger, m *ma
 			// amavis's SQL quarantine: the same copy, in quarantine table
 			// chunks, in the storage_sql_dsn database.
 			if p.Recorder == nil {
-				return nil, fmt.Errorf("quarantine %s: no SQL storage", g.method)
+				return nil, nil, fmt.Errorf("quarantine %s: no SQL storage", g.method)
 			}
 			ptag := PartitionTag(s.PartitionTag, m.Received)
-			body := io.MultiReader(bytes.NewReader(quarantine.Prefix(&req)), m.Body.Reader())
+			// amavis's SQL copy has no Return-Path/Delivered-To (those come
+			// from its local delivery).
+			body := io.MultiReader(bytes.NewReader(sqlPrefix(quarantine.Prefix(&req))), m.Body.Reader())
 			if _, err := p.Recorder.StoreQuarantine(ctx, ptag, m.MailID, body); err != nil {
-				return nil, fmt.Errorf("quarantine %s: %w", g.method, err)
+				return nil, nil, fmt.Errorf("quarantine %s: %w", g.method, err)
 			}
 			loc := store.SQLQuarantineLocation(m.MailID, ptag)
+			types[loc] = "Q"
 			lg.Info(fmt.Sprintf("sql quarantine: <%s> -> %s, %s", m.Envelope.MailFrom, g.to, loc))
 			for _, i := range g.idx {
 				out[i] = append(out[i], loc)
@@ -112,14 +114,28 @@ func (p *Pipeline) quarantineMessage(ctx context.Context, lg *slog.Logger, m *ma
 		}
 		loc, err := quarantine.Store(ctx, req)
 		if err != nil {
-			return nil, fmt.Errorf("quarantine %s: %w", g.method, err)
+			return nil, nil, fmt.Errorf("quarantine %s: %w", g.method, err)
 		}
+		types[loc.Rel] = loc.Type
 		lg.Info(fmt.Sprintf("local delivery: <%s> -> %s, mbx=%s", m.Envelope.MailFrom, g.to, loc.Path))
 		for _, i := range g.idx {
 			out[i] = append(out[i], loc.Rel)
 		}
 	}
-	return out, nil
+	return out, types, nil
+}
+
+// sqlPrefix drops the Return-Path and Delivered-To lines of a quarantine
+// prefix.
+func sqlPrefix(p []byte) []byte {
+	var out []byte
+	for _, line := range bytes.SplitAfter(p, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("Return-Path:")) || bytes.HasPrefix(line, []byte("Delivered-To:")) {
+			continue
+		}
+		out = append(out, line...)
+	}
+	return out
 }
 
 // quarantineCategory is the recipient's category that chooses the
@@ -139,6 +155,10 @@ func (p *Pipeline) info(m *mail.Message, s *Settings, a *Analysis, res []rcptOut
 		Header: m.Header, Client: m.Client, Conn: m.Conn, Originating: s.Originating,
 		Size: m.Size, QueueID: m.Client.Ident, Main: a.Category, BadHeaders: a.BadHeader.Bad,
 		SpamScore: "-", Originator: m.Client.Addr,
+	}
+	if in.Client.Addr == "" {
+		// No XFORWARD: the MTA's address is the best guess, as amavis.
+		in.Client.Addr, in.Originator = m.Conn.RemoteIP, m.Conn.RemoteIP
 	}
 	if in.Received.IsZero() {
 		in.Received = p.now()

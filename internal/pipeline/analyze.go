@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -453,15 +454,7 @@ func (p *Pipeline) headerEdits(m *mail.Message, s *Settings, a *Analysis, r *Rcp
 	if a.AVRan && !r.Policy.BypassVirus && s.Checks.XHeaderTag != "" {
 		add = append(add, newField(s.Checks.XHeaderTag, s.Checks.XHeaderLine))
 	}
-	if r.Cats.Has(policy.CCVirus) && a.Virus != nil {
-		add = append(add, newField("X-Amavis-Alert", "INFECTED, message contains virus: "+strings.Join(a.Virus.Viruses, ", ")))
-	}
-	if len(r.Banned) > 0 {
-		add = append(add, newField("X-Amavis-Alert", "BANNED, message contains "+r.Banned[0].Reason))
-	}
-	if r.Cats.Has(policy.CCBadH) && len(a.BadHeader.Bad) > 0 {
-		add = append(add, newField("X-Amavis-Alert", "BAD HEADER SECTION, "+a.BadHeader.Bad[0]))
-	}
+	add = append(add, alerts(a, r)...)
 	// Spam fields, only for local recipients that were spam-checked.
 	if r.Local && r.Spam != nil {
 		for _, f := range spamtag.HeaderFields(*r.SpamInput, r.Policy.SpamLevels, *r.Spam, s.Checks.SpamLevelChar) {
@@ -514,6 +507,49 @@ func (p *Pipeline) headerEdits(m *mail.Message, s *Settings, a *Analysis, r *Rcp
 	recv := ReceivedHeader(m, s.Product, s.MyHostname, s.LocalhostName, now)
 	add = append(add, HeaderField{Name: "Received", Value: unfold(recv), Raw: recv})
 	r.Add = add
+}
+
+// alerts are the X-Amavis-Alert fields for a recipient's categories,
+// folded as amavis folds them.
+func alerts(a *Analysis, r *RcptResult) []HeaderField {
+	var out []HeaderField
+	add := func(v string) {
+		f := spamtag.Fold("X-Amavis-Alert", v)
+		out = append(out, HeaderField{Name: f.Name, Value: v, Raw: f.Raw})
+	}
+	if r.Cats.Has(policy.CCVirus) && a.Virus != nil {
+		add("INFECTED, message contains virus: " + strings.Join(a.Virus.Viruses, ", "))
+	}
+	if len(r.Banned) > 0 {
+		add("BANNED, message contains " + r.Banned[0].Reason)
+	}
+	if r.Cats.Has(policy.CCBadH) && len(a.BadHeader.Bad) > 0 {
+		add("BAD HEADER SECTION, " + a.BadHeader.Bad[0])
+	}
+	return out
+}
+
+// quarantineFields are the fields amavis puts into a quarantined copy
+// after X-Quarantine-ID: the alerts, the spam fields (always, in their
+// quarantine form) and the Received field.
+func quarantineFields(s *Settings, a *Analysis, r *RcptResult) []byte {
+	var b bytes.Buffer
+	for _, f := range alerts(a, r) {
+		b.Write(f.Raw)
+	}
+	in, rs := spamtag.Input{Unscored: true}, spamtag.RcptSpam{}
+	if r.SpamInput != nil {
+		in, rs = *r.SpamInput, *r.Spam
+	}
+	for _, f := range spamtag.QuarantineFields(in, r.Policy.SpamLevels, rs, s.Checks.SpamLevelChar) {
+		b.Write(f.Raw)
+	}
+	for _, f := range r.Add {
+		if f.Name == "Received" {
+			b.Write(f.Raw)
+		}
+	}
+	return b.Bytes()
 }
 
 // spamFor evaluates the spam result for one recipient: white and black

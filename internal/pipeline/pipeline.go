@@ -145,7 +145,7 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 	// Quarantine and admin notification come before forwarding: if either
 	// fails, nothing has been delivered yet and the whole message can be
 	// tempfailed without duplicates.
-	quar, err := p.quarantineMessage(ctx, lg, m, s, a)
+	quar, quarTypes, err := p.quarantineMessage(ctx, lg, m, s, a)
 	if err != nil {
 		lg.Error("TROUBLE in check_mail", "err", err)
 		return tempfailAll(m, "quar+notif", err)
@@ -210,11 +210,7 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 	quarLoc, quarType := "", ""
 	for i := range res {
 		if locs := quar[i]; len(locs) > 0 {
-			quarLoc = locs[0]
-			quarType = "F"
-			if strings.HasSuffix(quarLoc, ".gz") {
-				quarType = "Z"
-			}
+			quarLoc, quarType = locs[0], quarTypes[locs[0]]
 			break
 		}
 	}

@@ -250,7 +250,7 @@ func TestProcessBannedDiscarded(t *testing.T) {
 	if out.SMTP.Code != 250 || !strings.Contains(out.SMTP.Text, ", but 1 DISCARD") {
 		t.Errorf("mixed reply %q", out.SMTP)
 	}
-	if len(b.msgs) != 1 || !strings.Contains(b.msgs[0], "X-Amavis-Alert: BANNED, message contains ") {
+	if len(b.msgs) != 1 || !strings.Contains(b.msgs[0], "X-Amavis-Alert: BANNED, message contains") {
 		t.Fatalf("lover copy: %d messages", len(b.msgs))
 	}
 	if got := b.rcpts[0]; len(got) != 1 || got[0] != "lover@example.org" {

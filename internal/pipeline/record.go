@@ -63,6 +63,9 @@ func (p *Pipeline) recordPreliminary(ctx context.Context, m *mail.Message, s *Se
 		LogID:        m.LogID, RxTime: m.Received, Sender: m.Envelope.MailFrom,
 		Policy: s.PolicyBank, ClientAddr: m.Client.Addr, Size: m.Size, Host: s.MyHostname,
 	}
+	if sm.ClientAddr == "" {
+		sm.ClientAddr = m.Conn.RemoteIP
+	}
 	if sm.RxTime.IsZero() {
 		sm.RxTime = p.now()
 	}

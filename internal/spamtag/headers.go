@@ -208,3 +208,65 @@ func sanitizeKeepLF(s string) string {
 	}
 	return b.String()
 }
+
+// QuarantineFields are the spam fields amavis writes into a quarantined
+// copy, whatever the recipient's locality and tag level: X-Spam-Flag,
+// X-Spam-Score, X-Spam-Level and the quarantine form of X-Spam-Status,
+// "Yes|No, score=<n|x> tag=<x> tag2=<x> kill=<x> tests=[...] autolearn=...",
+// where undefined levels and an unscored message show "x". in may be the
+// zero Input with Unscored set (no spam check ran, e.g. a virus).
+func QuarantineFields(in Input, lv Levels, r RcptSpam, levelChar string) []mail.Field {
+	flag := "NO"
+	if r.DoTag2 {
+		flag = "YES"
+	}
+	lvl := func(l Level) string {
+		if !l.Set || in.Unscored {
+			return "x"
+		}
+		return l.String()
+	}
+	var b strings.Builder
+	if r.DoTag2 {
+		b.WriteString("Yes")
+	} else {
+		b.WriteString("No")
+	}
+	b.WriteString(",\n score=")
+	if in.Unscored {
+		b.WriteString("x")
+	} else {
+		b.WriteString(fmt3(in.level()))
+	}
+	b.WriteString("\n tag=" + lvl(lv.Tag) + "\n tag2=" + lvl(lv.Tag2) + "\n kill=" + lvl(lv.Kill) + "\n ")
+	if in.Blacklisted {
+		b.WriteString("BLACKLISTED\n ")
+	}
+	if in.Whitelisted {
+		b.WriteString("WHITELISTED\n ")
+	}
+	b.WriteString("tests=[" + strings.ReplaceAll(joinTests(in.Tests), ",", ",\n ") + "]\n autolearn=")
+	if in.Autolearn != "" {
+		b.WriteString(safeText(in.Autolearn))
+	} else {
+		b.WriteString("unavailable")
+	}
+	score := "x"
+	if !in.Unscored {
+		score = ScoreValue(in)
+	}
+	out := []mail.Field{
+		buildField(FieldFlag, flag, unstructured, false),
+		buildField(FieldScore, score, unstructured, false),
+	}
+	if levelChar != "" && !in.Unscored {
+		out = append(out, buildField(FieldLevel, LevelBar(in, levelChar), unstructured, false))
+	}
+	return append(out, buildField(FieldStatus, b.String(), structured, false))
+}
+
+// Fold returns an unstructured header field folded as amavis folds the
+// fields it adds (lines of at most 78 columns where possible), CRLF.
+func Fold(name, value string) mail.Field {
+	return buildField(name, safeText(value), unstructured, false)
+}
