@@ -42,3 +42,23 @@ func BenchmarkDecodeZip10MB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeSmallText: a 2 KiB plain-text message, the most common
+// mail; the cost is per message (files, buffers) rather than per byte.
+func BenchmarkDecodeSmallText(b *testing.B) {
+	var msg bytes.Buffer
+	msg.WriteString("From: a@example.com\r\nTo: b@example.org\r\nSubject: small\r\n\r\n")
+	for msg.Len() < 2048 {
+		msg.WriteString("The quick brown fox jumps over the lazy dog while mavis measures.\r\n")
+	}
+	data := msg.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		dir := b.TempDir()
+		res, err := Decode(context.Background(), bytes.NewReader(data), int64(len(data)), dir, DefaultLimits(), testTools)
+		if err != nil || len(res.Parts) != 1 {
+			b.Fatalf("decode: %v", err)
+		}
+	}
+}

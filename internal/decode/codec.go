@@ -43,14 +43,26 @@ var b64val = func() (t [256]byte) {
 // line breaks and as enmime and Outlook do with garbage), treats '=' as the
 // end of one quantum and carries on after it (concatenated base64).
 type base64Dec struct {
-	w   io.Writer
-	q   [4]byte
-	n   int
-	bad int64
-	out []byte
+	w    io.Writer
+	q    [4]byte
+	n    int
+	bad  int64
+	out  []byte
+	bufp *[]byte // pooled backing of out
 }
 
-func newBase64Dec(w io.Writer) *base64Dec { return &base64Dec{w: w, out: make([]byte, 0, 32*1024)} }
+func newBase64Dec(w io.Writer) *base64Dec {
+	bp := getCopyBuf()
+	return &base64Dec{w: w, out: (*bp)[:0], bufp: bp}
+}
+
+// release gives the output buffer back after Close.
+func (d *base64Dec) release() {
+	if d.bufp != nil {
+		putCopyBuf(d.bufp)
+		d.bufp, d.out = nil, nil
+	}
+}
 
 var b64std = func() (t [256]bool) {
 	const a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -148,9 +160,21 @@ type qpDec struct {
 	blank []byte
 	bad   int64
 	out   []byte
+	bufp  *[]byte // pooled backing of out
 }
 
-func newQPDec(w io.Writer) *qpDec { return &qpDec{w: w, out: make([]byte, 0, 32*1024)} }
+func newQPDec(w io.Writer) *qpDec {
+	bp := getCopyBuf()
+	return &qpDec{w: w, out: (*bp)[:0], bufp: bp}
+}
+
+// release gives the output buffer back after Close.
+func (d *qpDec) release() {
+	if d.bufp != nil {
+		putCopyBuf(d.bufp)
+		d.bufp, d.out = nil, nil
+	}
+}
 
 func unhex(c byte) (byte, bool) {
 	switch {

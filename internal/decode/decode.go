@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -305,8 +306,8 @@ func Decode(ctx context.Context, msg io.ReaderAt, size int64, workDir string, li
 		dir:       filepath.Join(abs, partsDir),
 		res:       res,
 		remaining: res.Quota,
-		buf:       make([]byte, 32*1024),
 	}
+	defer d.release()
 	err = d.run(msg, size)
 	res.Decoded = res.Quota - d.remaining
 	var he *holdError
@@ -349,8 +350,26 @@ type decoder struct {
 	nextNum   int
 	nkids     []int // children issued per part, for placements
 	visited   []bool
-	buf       []byte
-	head      []byte
+	// noBegin[i] is set when part i's file was written by us and contains
+	// no "begin ": it cannot hold a uuencoded file (doUU is skipped).
+	noBegin []bool
+	bufp    *[]byte // copy buffer (pooled), see copyBuf
+}
+
+// copyBuf returns the decoder's copy buffer.
+func (d *decoder) copyBuf() []byte {
+	if d.bufp == nil {
+		d.bufp = getCopyBuf()
+	}
+	return *d.bufp
+}
+
+// release returns the decoder's pooled buffers.
+func (d *decoder) release() {
+	if d.bufp != nil {
+		putCopyBuf(d.bufp)
+		d.bufp = nil
+	}
 }
 
 func (d *decoder) hold(msg string) {
@@ -408,6 +427,7 @@ func (d *decoder) newPart(parent int, placement string, depth int, countIt bool)
 		Depth:     depth,
 	})
 	d.nkids = append(d.nkids, 0)
+	d.noBegin = append(d.noBegin, false)
 	return len(d.res.Parts) - 1, nil
 }
 
@@ -432,6 +452,9 @@ func (d *decoder) quotaHold(who string, chunk int64) error {
 
 // sink is where decoded bytes of one part go: its file, charged against
 // the quota. exquota charges without failing (MIME decoding in amavis).
+// It keeps the first filetype.HeadSize bytes for typing the part without
+// reading the file back, and notes whether "begin " occurs anywhere (a
+// uuencoded file inside needs a line starting with it).
 type sink struct {
 	d       *decoder
 	f       *os.File
@@ -439,7 +462,15 @@ type sink struct {
 	who     string
 	n       int64
 	exquota bool
+
+	head   *[]byte // pooled; nil after close
+	begin  bool    // "begin " was written
+	tail   [len(uuBegin) - 1]byte
+	ntail  int
+	closed bool
 }
+
+const uuBegin = "begin "
 
 func (s *sink) Write(p []byte) (int, error) {
 	if err := s.d.ctx.Err(); err != nil {
@@ -449,17 +480,51 @@ func (s *sink) Write(p []byte) (int, error) {
 	if !s.exquota && ln > s.d.remaining {
 		k := max(s.d.remaining, 0)
 		w, _ := s.bw.Write(p[:k])
+		s.note(p[:w])
 		s.n += int64(w)
 		s.d.remaining -= int64(w)
 		return w, s.d.quotaHold(s.who, ln)
 	}
 	w, err := s.bw.Write(p)
+	s.note(p[:w])
 	s.n += int64(w)
 	s.d.remaining -= int64(w)
 	if err != nil {
 		return w, fmt.Errorf("write %s: %w", s.f.Name(), err)
 	}
 	return w, nil
+}
+
+// note records what was written: the head, and whether "begin " occurs,
+// also across the boundary between two writes.
+func (s *sink) note(p []byte) {
+	if h := *s.head; len(h) < cap(h) {
+		*s.head = append(h, p[:min(len(p), cap(h)-len(h))]...)
+	}
+	if s.begin || len(p) == 0 {
+		return
+	}
+	if s.ntail > 0 {
+		var b [2 * len(uuBegin)]byte
+		j := copy(b[:], s.tail[:s.ntail])
+		j += copy(b[j:], p[:min(len(p), len(uuBegin)-1)])
+		if bytes.Contains(b[:j], []byte(uuBegin)) {
+			s.begin = true
+			return
+		}
+	}
+	if bytes.Contains(p, []byte(uuBegin)) {
+		s.begin = true
+		return
+	}
+	// keep the last len(uuBegin)-1 bytes written
+	if len(p) >= len(s.tail) {
+		s.ntail = copy(s.tail[:], p[len(p)-len(s.tail):])
+		return
+	}
+	keep := min(s.ntail, len(s.tail)-len(p))
+	copy(s.tail[:], s.tail[s.ntail-keep:s.ntail])
+	s.ntail = keep + copy(s.tail[keep:], p)
 }
 
 // open creates part i's file.
@@ -470,15 +535,25 @@ func (d *decoder) open(i int, who string, exquota bool) (*sink, error) {
 		return nil, fmt.Errorf("create part file: %w", err)
 	}
 	d.res.Parts[i].File = filepath.Join(d.dir, d.res.Parts[i].ID)
-	return &sink{d: d, f: f, bw: bufio.NewWriterSize(f, 32*1024), who: who, exquota: exquota}, nil
+	return &sink{d: d, f: f, bw: getPartWriter(f), head: getHead(), who: who, exquota: exquota}, nil
 }
 
-// close finishes part i's file: size, type, or removal when empty.
+// close finishes part i's file: size, type, or removal when empty. A
+// second call does nothing.
 func (d *decoder) close(i int, s *sink) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	err := s.bw.Flush()
+	putPartWriter(s.bw)
+	s.bw = nil
 	if cerr := s.f.Close(); err == nil {
 		err = cerr
 	}
+	head := s.head
+	s.head = nil
+	defer putHead(head)
 	p := &d.res.Parts[i]
 	p.Size = s.n
 	if s.n == 0 {
@@ -488,7 +563,12 @@ func (d *decoder) close(i int, s *sink) error {
 		p.TypeDesc = "empty"
 		return err
 	}
-	d.typeIt(i)
+	d.noBegin[i] = !s.begin
+	if err == nil {
+		d.typeHead(i, *head)
+	} else {
+		d.typeIt(i)
+	}
 	if err != nil {
 		return fmt.Errorf("close part file: %w", err)
 	}
@@ -502,7 +582,7 @@ func (d *decoder) fill(i int, r io.Reader, who string) error {
 	if err != nil {
 		return err
 	}
-	_, cerr := copyBuf(s, r, d.buf)
+	_, cerr := copyBuf(s, r, d.copyBuf())
 	if err := d.close(i, s); err != nil && cerr == nil {
 		cerr = err
 	}
@@ -536,6 +616,7 @@ func copyBuf(dst io.Writer, src io.Reader, buf []byte) (int64, error) {
 	}
 }
 
+// typeIt types part i from its file (written by an external tool).
 func (d *decoder) typeIt(i int) {
 	p := &d.res.Parts[i]
 	f, err := d.root.Open(filepath.Join(partsDir, p.ID))
@@ -545,15 +626,52 @@ func (d *decoder) typeIt(i int) {
 		return
 	}
 	defer f.Close()
-	if d.head == nil {
-		d.head = make([]byte, filetype.HeadSize)
-	}
-	n, _ := io.ReadFull(f, d.head[:min(int64(len(d.head)), p.Size)])
-	t := filetype.DetectHead(d.head[:n], f, p.Size)
+	hp := getHead()
+	defer putHead(hp)
+	head := (*hp)[:min(int64(cap(*hp)), p.Size)]
+	n, _ := io.ReadFull(f, head)
+	d.setType(i, filetype.DetectHead(head[:n], f, p.Size))
+}
+
+// typeHead types part i from head, the first bytes of its file as written;
+// the file is opened only when the detection needs more than the head.
+func (d *decoder) typeHead(i int, head []byte) {
+	p := &d.res.Parts[i]
+	lf := &lazyFile{root: d.root, name: filepath.Join(partsDir, p.ID)}
+	defer lf.close()
+	d.setType(i, filetype.DetectHead(head, lf, p.Size))
+}
+
+func (d *decoder) setType(i int, t filetype.Type) {
+	p := &d.res.Parts[i]
 	p.Types, p.TypeDesc = t.Short, t.Desc
 	if t.Has("pgp.enc") {
 		p.addAttr("C")
 		p.Encrypted = true
+	}
+}
+
+// lazyFile is an io.ReaderAt that opens the file on the first read.
+type lazyFile struct {
+	root *os.Root
+	name string
+	f    *os.File
+	err  error
+}
+
+func (l *lazyFile) ReadAt(p []byte, off int64) (int, error) {
+	if l.f == nil && l.err == nil {
+		l.f, l.err = l.root.Open(l.name)
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.f.ReadAt(p, off)
+}
+
+func (l *lazyFile) close() {
+	if l.f != nil {
+		l.f.Close()
 	}
 }
 

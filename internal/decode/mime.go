@@ -35,7 +35,17 @@ type lineReader struct {
 }
 
 func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, lineBufSize), nextStart: true}
+	return &lineReader{br: getLineReader(r), nextStart: true}
+}
+
+// release gives the buffer back; the reader and its lines are unusable
+// afterwards.
+func (l *lineReader) release() {
+	if l.br != nil {
+		putLineReader(l.br)
+		l.br, l.line = nil, nil
+		l.err = io.ErrClosedPipe
+	}
 }
 
 func (l *lineReader) next() bool {
@@ -129,6 +139,7 @@ func (w *walker) errorf(format string, args ...any) {
 // walkMIME parses one message from r into parts under parent.
 func (d *decoder) walkMIME(r io.Reader, parent int, placement string, depth int) ([]string, error) {
 	w := &walker{d: d, lr: newLineReader(ctxReader{d.ctx, r}), depth: depth}
+	defer w.lr.release()
 	_, err := w.entity(parent, placement, nil, 0, true, "text/plain")
 	if err == nil {
 		err = w.lr.readError()
@@ -555,6 +566,9 @@ func (w *walker) leaf(i int, cte string, stack []*level) (event, error) {
 	}
 	if err := dec.Close(); werr == nil {
 		werr = err
+	}
+	if r, ok := dec.(interface{ release() }); ok {
+		r.release()
 	}
 	if bad := dec.Bad(); bad > 0 && cte == "base64" {
 		w.errorf("malformed base64 in part %s: %d invalid characters skipped", d.res.Parts[i].ID, bad)

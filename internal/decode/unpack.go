@@ -47,6 +47,9 @@ func (d *decoder) decodePart(i int) error {
 	case has("uue"):
 		return d.doUU(i)
 	case has("asc") || has("txt"):
+		if d.noBegin[i] {
+			return nil // no "begin " line, no uuencoded file: spare reading it again
+		}
 		if mt == "" || mt == "text/plain" || mt == "application/octet-stream" {
 			return d.doUU(i)
 		}
@@ -208,6 +211,7 @@ func (d *decoder) doUU(i int) error {
 	}
 	defer f.Close()
 	lr := newLineReader(ctxReader{d.ctx, f})
+	defer lr.release()
 	for lr.next() {
 		if !lr.start || !filetype.IsUUBegin(lr.line) {
 			continue

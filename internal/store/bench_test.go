@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 )
 
@@ -46,6 +47,35 @@ func BenchmarkQuarantine64K(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkLogMessageParallel is BenchmarkLogMessage from 4×GOMAXPROCS goroutines
+// at once (mavisd's sessions), to show lock contention: on SQLite every writer
+// waits for the database's single write lock.
+func BenchmarkLogMessageParallel(b *testing.B) {
+	for _, d := range dialects {
+		b.Run(d, func(b *testing.B) {
+			s := newTestDB(b, d).open(b, nil)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.SetParallelism(4) // 4×GOMAXPROCS goroutines
+			var n atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					m := testMessage(fmt.Sprintf("p%011d", i), 0, "sender@bench.example", []string{"r1@bench.example", "r2@bench.example"})
+					if err := s.SavePreliminary(ctx, m); err != nil {
+						b.Error(err)
+						return
+					}
+					if err := s.SaveFinal(ctx, m); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
 		})
 	}
 }

@@ -197,7 +197,7 @@ func (s *Store) SavePreliminary(ctx context.Context, m *Message) error {
 		default:
 			timeISO = m.RxTime.UTC().Format("20060102T150405Z")
 		}
-		_, err = c.db.ExecContext(ctx, q,
+		_, err = c.exec(ctx, q,
 			m.PartitionTag, bin(c.t.dialect, m.MailID), bin(c.t.dialect, m.SecretID),
 			truncRunes(m.LogID, 20), m.RxTime.Unix(), timeISO, sid,
 			truncRunes(m.Policy, 255), truncRunes(m.ClientAddr, 255),
@@ -231,7 +231,7 @@ func (s *Store) FindOrSaveAddr(ctx context.Context, ptag int64, addr string) (id
 			return err
 		}
 		email := bin(c.t.dialect, naddr)
-		err = c.db.QueryRowContext(ctx, sel, ptag, email).Scan(&id)
+		err = c.queryRow(ctx, sel, ptag, email).Scan(&id)
 		if err == nil {
 			existed = true
 			return nil
@@ -243,13 +243,13 @@ func (s *Store) FindOrSaveAddr(ctx context.Context, ptag int64, addr string) (id
 		if err != nil {
 			return err
 		}
-		_, insErr := c.db.ExecContext(ctx, ins, ptag, email, invDomain)
+		_, insErr := c.exec(ctx, ins, ptag, email, invDomain)
 		if insErr != nil && isConnError(insErr) {
 			return insErr
 		}
 		// select again regardless of the INSERT's outcome: a race with
 		// another process leaves the row there (and no need for last_insert_id)
-		err = c.db.QueryRowContext(ctx, sel, ptag, email).Scan(&id)
+		err = c.queryRow(ctx, sel, ptag, email).Scan(&id)
 		switch {
 		case err == nil:
 			existed = insErr != nil
@@ -331,6 +331,9 @@ func (s *Store) SaveFinal(ctx context.Context, m *Message) error {
 		if err != nil {
 			return err
 		}
+		if err := c.prepare(ctx, insRcp, updMsg); err != nil {
+			return err
+		}
 		tx, err := c.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
@@ -342,14 +345,14 @@ func (s *Store) SaveFinal(ctx context.Context, m *Message) error {
 				continue
 			}
 			resp := truncBytes(sanitize7bit(r.SMTPResponse), 255)
-			if _, err := tx.ExecContext(ctx, insRcp,
+			if _, err := c.txExec(ctx, tx, insRcp,
 				m.PartitionTag, mailID, i+1, r.MaddrID, yn(r.IsLocal), blankIfEmpty(r.Content),
 				DeliveryStatus(r.Destiny, r.SMTPResponse, r.Done), " ",
 				yn(r.Blacklisted), yn(r.Whitelisted), finite(r.SpamLevel), resp); err != nil {
 				return fmt.Errorf("ins_rcp: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, updMsg,
+		if _, err := c.txExec(ctx, tx, updMsg,
 			content, qtype, quarLoc, dsn, finite(minLevel), msgID, from, subj,
 			truncRunes(m.ClientAddr, 255), orig, m.PartitionTag, mailID); err != nil {
 			return fmt.Errorf("upd_msg: %w", err)

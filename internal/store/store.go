@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -57,7 +58,11 @@ type Options struct {
 	// ConnectTimeout bounds one connection attempt (DefaultConnectTimeout);
 	// the caller's context deadline bounds everything.
 	ConnectTimeout time.Duration
-	// MaxOpenConns limits the pool per database (default 8; SQLite 4).
+	// MaxOpenConns limits the pool per database (default 8; SQLite 1).
+	// SQLite allows one writer at a time: with more connections, writers
+	// that find the lock taken poll for it with growing sleeps
+	// (busy_timeout), which under concurrent load costs far more than
+	// waiting in line for the one connection.
 	MaxOpenConns int
 	Logger       *slog.Logger
 }
@@ -91,6 +96,83 @@ type Store struct {
 type conn struct {
 	t  target
 	db *sql.DB
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // prepared statements by query text
+}
+
+// stmt returns a prepared statement for query, prepared once per database
+// (database/sql prepares it again on each pool connection as needed), or
+// nil when statements are not cached for the dialect. SQLite would parse
+// and plan the statement anew on every execution (a large part of its cost
+// for our one-row statements) and the MySQL driver would prepare, execute
+// and close it in three round trips; pgx caches prepared statements
+// itself and is left to do so (a pooler in transaction mode can turn that
+// off in the DSN).
+func (c *conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if c.t.dialect == DialectPg {
+		return nil, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.stmts[query]; st != nil {
+		return st, nil
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.stmts == nil {
+		c.stmts = map[string]*sql.Stmt{}
+	}
+	c.stmts[query] = st
+	return st, nil
+}
+
+// exec runs a statement on the pool (in its own transaction).
+func (c *conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return c.db.ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRow runs a query returning at most one row on the pool.
+func (c *conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := c.stmt(ctx, query)
+	if err != nil || st == nil {
+		// an error prepares again in QueryRowContext and is reported by Scan
+		return c.db.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// prepare prepares queries for use in a transaction. It must be called
+// before the transaction begins: preparing needs a pool connection, and
+// with SQLite's pool of one the transaction holds it.
+func (c *conn) prepare(ctx context.Context, queries ...string) error {
+	for _, q := range queries {
+		if _, err := c.stmt(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// txExec runs a statement inside tx, prepared when prepare was called for
+// it before the transaction began.
+func (c *conn) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	c.mu.Lock()
+	st := c.stmts[query]
+	c.mu.Unlock()
+	if st == nil {
+		return tx.ExecContext(ctx, query, args...)
+	}
+	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 }
 
 // ErrDisabled is returned by an operation whose %sql_clause entry is empty.
@@ -233,7 +315,7 @@ func (s *Store) connect(ctx context.Context, t target) (*conn, error) {
 	if n <= 0 {
 		n = 8
 		if t.dialect == DialectSQLite {
-			n = 4
+			n = 1
 		}
 	}
 	db.SetMaxOpenConns(n)

@@ -877,6 +877,16 @@ func compareCopies(r *report, a, b []captured) {
 			r.cmp(item, "body identical", "true", fmt.Sprint(ba == bb))
 		}
 	}
+	r.section("Sample: the filter header fields of the first delivered copy of each passed message (for reference, equal or not)")
+	for i, s := range batch {
+		ca, cb := find(a, msgID(i)), find(b, msgID(i))
+		if len(ca) == 0 || len(cb) == 0 {
+			continue
+		}
+		ha, _, _ := strings.Cut(strings.ReplaceAll(ca[0].Data, "\r\n", "\n"), "\n\n")
+		hb, _, _ := strings.Cut(strings.ReplaceAll(cb[0].Data, "\r\n", "\n"), "\n\n")
+		r.note("%s:\n\n```\n# amavis\n%s# mavis\n%s```\n", s.name, filterFields(ha), filterFields(hb))
+	}
 	r.section("Notifications and other mail not from the batch (by recipients and Subject; ids normalised)")
 	other := func(cs []captured) map[string]bool {
 		m := map[string]bool{}
@@ -895,6 +905,23 @@ func compareCopies(r *report, a, b []captured) {
 	for _, k := range sortedKeys(oa, ob) {
 		r.cmp(k, "notification", presence(oa[k]), presence(ob[k]))
 	}
+}
+
+// filterFields returns the X-Spam-*, X-Virus-Scanned, X-Amavis-Alert and X-Quarantine-ID fields of h.
+func filterFields(h string) string {
+	var b strings.Builder
+	keep := false
+	for _, l := range strings.Split(h, "\n") {
+		if l != "" && l[0] != ' ' && l[0] != '\t' {
+			n, _, _ := strings.Cut(l, ":")
+			n = strings.ToLower(n)
+			keep = strings.HasPrefix(n, "x-spam-") || n == "x-virus-scanned" || n == "x-amavis-alert" || n == "x-quarantine-id"
+		}
+		if keep {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
 }
 
 func firstField(h, name string) string {

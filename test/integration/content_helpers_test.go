@@ -26,13 +26,10 @@ import (
 
 // letter is one test message: envelope, text and the unique Message-ID it carries.
 type letter struct {
-	From  string
-	To    []string
-	ID    string // Message-ID with angle brackets
-	Raw   []byte // CRLF line ends
-	Tag   string // unique tag used in the addresses
-	LMTP  bool   // sent through the +lmtp route
-	Query string // free text for failure messages
+	From string   // sender+<tag>-<random>@it.test
+	To   []string // envelope recipients
+	ID   string   // Message-ID with angle brackets
+	Raw  []byte   // CRLF line ends
 }
 
 // newLetter builds a letter from sender+<tag>@it.test (the sender gets its own address so that bounces
@@ -44,7 +41,6 @@ func newLetter(tag string, raw []byte, rcpts ...string) *letter {
 		To:   rcpts,
 		ID:   id,
 		Raw:  harness.SetMessageID(raw, id),
-		Tag:  tag,
 	}
 }
 
@@ -252,4 +248,22 @@ func restart(ctx context.Context, t *testing.T, d *harness.Daemon) {
 	if err := d.Stop(sctx); err != nil {
 		t.Logf("mavisd stop: %v", err)
 	}
+}
+
+// quarantineFiles lists the files under a quarantine directory (none when it does not exist).
+func quarantineFiles(dir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if e.Type().IsRegular() {
+			out = append(out, path)
+		}
+		return nil
+	})
+	return out, err
 }
