@@ -254,6 +254,11 @@ func (p *Pipeline) forward(ctx context.Context, lg *slog.Logger, m *mail.Message
 		}
 		c.idx = append(c.idx, i)
 	}
+	env := m.Envelope
+	if env.Params.Body == "" && len(clusters) > 0 {
+		// amavis declares the body type to the next hop itself.
+		env.Params.Body = bodyType(m)
+	}
 	for _, c := range clusters {
 		rcpts := make([]*mail.Recipient, len(c.idx))
 		for k, i := range c.idx {
@@ -262,7 +267,7 @@ func (p *Pipeline) forward(ctx context.Context, lg *slog.Logger, m *mail.Message
 		req := &deliver.Request{
 			Method:    s.Forward,
 			LogID:     m.LogID,
-			Envelope:  m.Envelope,
+			Envelope:  env,
 			Rcpts:     rcpts,
 			Client:    m.Client,
 			Prepend:   c.head,
@@ -318,6 +323,24 @@ func (p *Pipeline) forward(ctx context.Context, lg *slog.Logger, m *mail.Message
 		}
 	}
 	return queuedAs
+}
+
+// bodyType is "8BITMIME" when the message has an octet above 127,
+// "7BIT" otherwise (read in chunks; the spool is not held in memory).
+func bodyType(m *mail.Message) string {
+	r := m.Body.Reader()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		for _, c := range buf[:n] {
+			if c >= 0x80 {
+				return "8BITMIME"
+			}
+		}
+		if err != nil {
+			return "7BIT"
+		}
+	}
 }
 
 // tagged reports whether the recipient's copy carries tags beyond the

@@ -116,7 +116,20 @@ func (p *Pipeline) recordFinal(ctx context.Context, m *mail.Message, sm *store.M
 			sr.SpamLevel = a.Spam.Score
 		}
 	}
-	return p.Recorder.SaveFinal(ctx, sm)
+	// The mail is already dealt with: retry a few times (amavis tries 5
+	// times) before giving up on the log record.
+	var err error
+	for try := 0; try < 3; try++ {
+		if err = p.Recorder.SaveFinal(ctx, sm); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(try+1) * 500 * time.Millisecond):
+		}
+	}
+	return err
 }
 
 func storeDestiny(d policy.Destiny) store.Destiny {
