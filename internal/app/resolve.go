@@ -154,11 +154,7 @@ func compileRecipientMaps(s *config.Settings, sq *sqlLookups) (rmOut *recipientM
 }
 
 func destiny(o config.Opt[config.Destiny], def policy.Destiny) policy.Destiny {
-	d, ok := o.Get()
-	if !ok {
-		return def
-	}
-	return policy.Destiny(int(d))
+	return o.Or(def)
 }
 
 // sqlLookups is the lookup database of lookup_sql_dsn, opened once per

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/mavis-filter/mavis/internal/policy"
 )
 
 // Pos is a place in a configuration file. The zero Pos means a built-in
@@ -24,51 +26,27 @@ func (p Pos) String() string {
 	return p.File + ":" + strconv.Itoa(p.Line)
 }
 
-// Destiny is amavis's final destiny of a recipient, with amavis's numbers
-// (the same as policy.Destiny, so policy.Destiny(d) converts).
-type Destiny int
+// Destiny is amavis's final destiny of a recipient (policy.Destiny, with
+// amavis's numbers).
+type Destiny = policy.Destiny
 
 // Destinies.
 const (
-	DTempfail Destiny = -4
-	DReject   Destiny = -3
-	DBounce   Destiny = -2
-	DDiscard  Destiny = 0
-	DPass     Destiny = 1
+	DTempfail = policy.DTempfail
+	DReject   = policy.DReject
+	DBounce   = policy.DBounce
+	DDiscard  = policy.DDiscard
+	DPass     = policy.DPass
 )
-
-func (d Destiny) String() string {
-	switch d {
-	case DPass:
-		return "D_PASS"
-	case DDiscard:
-		return "D_DISCARD"
-	case DBounce:
-		return "D_BOUNCE"
-	case DReject:
-		return "D_REJECT"
-	case DTempfail:
-		return "D_TEMPFAIL"
-	}
-	return fmt.Sprintf("D_%d", int(d))
-}
 
 // ParseDestiny accepts D_PASS, D_DISCARD, D_BOUNCE, D_REJECT, D_TEMPFAIL
 // (case-sensitive, as Perl barewords are) and amavis's numbers for them.
 func ParseDestiny(s string) (Destiny, error) {
-	switch strings.TrimSpace(s) {
-	case "D_PASS", "1":
-		return DPass, nil
-	case "D_DISCARD", "0":
-		return DDiscard, nil
-	case "D_BOUNCE", "-2":
-		return DBounce, nil
-	case "D_REJECT", "-3":
-		return DReject, nil
-	case "D_TEMPFAIL", "-4":
-		return DTempfail, nil
+	t := strings.TrimSpace(s)
+	if t != strings.ToUpper(t) {
+		return 0, fmt.Errorf("unknown destiny %q (want D_PASS, D_DISCARD, D_BOUNCE, D_REJECT or D_TEMPFAIL)", s)
 	}
-	return 0, fmt.Errorf("unknown destiny %q (want D_PASS, D_DISCARD, D_BOUNCE, D_REJECT or D_TEMPFAIL)", s)
+	return policy.ParseDestiny(t)
 }
 
 // CCKey is a key of a *_by_ccat table: a major content category (amavis's
