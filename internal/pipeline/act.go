@@ -52,6 +52,10 @@ func (p *Pipeline) quarantineMessage(ctx context.Context, lg *slog.Logger, m *ma
 	for i := range a.Rcpts {
 		r := &a.Rcpts[i]
 		c := quarantineCategory(r)
+		if (c == policy.CCSpam || c == policy.CCSpammy) && r.Spam != nil && r.Spam.QuarantineSuppressed {
+			lg.Info("spam quarantine skipped: score above spam_quarantine_cutoff_level", "recipient", r.Addr)
+			continue
+		}
 		method := s.Actions.QuarantineMethod[c]
 		to := r.Policy.QuarantineTo[c]
 		if method == "" || to == "" || c == policy.CCClean {
@@ -200,8 +204,15 @@ func (p *Pipeline) info(m *mail.Message, s *Settings, a *Analysis, res []rcptOut
 			nr.RemoteMTA = s.Forward.MTAID()
 			nr.RemoteReply = rc.Remote.String()
 		}
-		if s.Actions.DSNCutoff != nil {
+		if lv := r.Policy.SpamLevels.DSNCutoff; lv.Set {
+			v := lv.V
+			nr.DSNCutoff = &v
+		} else if s.Actions.DSNCutoff != nil {
 			nr.DSNCutoff = s.Actions.DSNCutoff
+		}
+		if r.SpamInput != nil {
+			nr.SpamLevel = r.SpamInput.Score
+			nr.Blacklisted, nr.Whitelisted = r.SpamInput.Blacklisted, r.SpamInput.Whitelisted
 		}
 		for _, h := range r.Banned {
 			if h.DiscardDSN {
@@ -226,7 +237,11 @@ func (p *Pipeline) notifyAdmins(ctx context.Context, lg *slog.Logger, m *mail.Me
 	var admins []string
 	for i := range a.Rcpts {
 		r := &a.Rcpts[i]
-		for _, ad := range r.Policy.Admins[r.Cats.Main().Major] {
+		mc := r.Cats.Main().Major
+		if (mc == policy.CCSpam || mc == policy.CCSpammy) && r.Spam != nil && r.Spam.AdminNotifySuppressed {
+			continue
+		}
+		for _, ad := range r.Policy.Admins[mc] {
 			if ad != "" && !slices.Contains(admins, ad) {
 				admins = append(admins, ad)
 			}

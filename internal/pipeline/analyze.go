@@ -166,6 +166,17 @@ func (a *Analysis) Close() error {
 	return os.RemoveAll(a.workDir)
 }
 
+// checkDeadline gives a check its own deadline inside the message's
+// (child_timeout): 80 % of the time left, so that deciding, quarantining and
+// forwarding still have time when a scanner hangs (amavis: get_deadline).
+func checkDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(dl)*8/10)
+}
+
 // errFatal marks a check failure that must tempfail the message; section
 // names amavis's section for the reply text.
 type errFatal struct {
@@ -220,9 +231,11 @@ func (p *Pipeline) analyze(ctx context.Context, m *mail.Message, s *Settings, sm
 			return a, &errFatal{"spam-check", err}
 		}
 		req.PolicyBank = s.PolicyBank
+		sctx, scancel := checkDeadline(ctx)
 		go func() {
 			defer close(spamDone)
-			res, outs := spam.CheckAll(ctx, s.Checks.SpamScanners, req)
+			defer scancel()
+			res, outs := spam.CheckAll(sctx, s.Checks.SpamScanners, req)
 			a.Spam = res
 			for _, o := range outs {
 				if o.Err != nil {
@@ -284,7 +297,9 @@ func (p *Pipeline) analyze(ctx context.Context, m *mail.Message, s *Settings, sm
 		}
 		opts := s.Checks.AVOptions
 		opts.Logger = p.Logger.With("log_id", m.LogID)
-		vr := virus.Run(ctx, s.Checks.AVPrimary, s.Checks.AVBackup, req, opts)
+		vctx, vcancel := checkDeadline(ctx)
+		vr := virus.Run(vctx, s.Checks.AVPrimary, s.Checks.AVBackup, req, opts)
+		vcancel()
 		a.Virus = vr
 		a.AVRan = true
 		a.Viruses = vr.Viruses

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -388,20 +389,37 @@ func bodyFor(m *mail.Message, subject *HeaderField, drop []string) io.Reader {
 	return io.MultiReader(&head, io.NewSectionReader(r, m.Header.Len, r.Size()-m.Header.Len))
 }
 
-// hits is the main log line's score: the lowest spam score among the
-// recipients, "-" when no spam check ran.
+// hits is the main log line's score (amavis's [:SCORE]): the spam level to
+// three decimals with trailing zeros trimmed, "min..max" when recipients'
+// levels differ by 0.1 or more, "-" when no spam check ran.
 func hits(a *Analysis) string {
-	out := "-"
-	var best float64
+	var lo, hi float64
+	seen := false
 	for _, r := range a.Rcpts {
 		if r.SpamInput == nil {
 			continue
 		}
-		if sc := r.SpamInput.Score; out == "-" || sc < best {
-			best, out = sc, r.SpamScore
+		sc := r.SpamInput.Score
+		if !seen || sc < lo {
+			lo = sc
 		}
+		if !seen || sc > hi {
+			hi = sc
+		}
+		seen = true
 	}
-	return out
+	if !seen {
+		return "-"
+	}
+	f := func(v float64) string {
+		s := strconv.FormatFloat(v, 'f', 3, 64)
+		s = strings.TrimRight(s, "0")
+		return strings.TrimSuffix(s, ".")
+	}
+	if hi-lo < 0.1 {
+		return f(lo)
+	}
+	return f(lo) + ".." + f(hi)
 }
 
 func hasAny(h *mail.Header, names []string) bool {
