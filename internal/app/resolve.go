@@ -29,6 +29,7 @@ type recipientMaps struct {
 	destinies                                           policy.Destinies
 	quarantineTo                                        map[policy.CCat]lookup.Maps
 	admins                                              map[policy.CCat]lookup.Maps
+	warnRecip                                           map[policy.CCat]lookup.Maps
 	levels                                              [6]lookup.Maps // tag, tag2, tag3, kill, dsn cutoff, quarantine cutoff
 	subjectTags                                         [3]lookup.Maps
 	removeSpamHeaders                                   lookup.Maps
@@ -62,7 +63,7 @@ func compileRecipientMaps(s *config.Settings, sq *sqlLookups) (rmOut *recipientM
 		}()
 	}
 	rm := &recipientMaps{lovers: map[policy.CCat]lookup.Maps{}, bannedRules: map[string][]config.Regexps{},
-		quarantineTo: map[policy.CCat]lookup.Maps{}, admins: map[policy.CCat]lookup.Maps{}}
+		quarantineTo: map[policy.CCat]lookup.Maps{}, admins: map[policy.CCat]lookup.Maps{}, warnRecip: map[policy.CCat]lookup.Maps{}}
 	var err error
 	compile := func(dst *lookup.Maps, name string, m config.Maps) {
 		if err != nil {
@@ -106,6 +107,17 @@ func compileRecipientMaps(s *config.Settings, sq *sqlLookups) (rmOut *recipientM
 	compile(&rm.subjectTags[1], "spam_subject_tag2_maps", s.SpamSubjectTag2Maps)
 	compile(&rm.subjectTags[2], "spam_subject_tag3_maps", s.SpamSubjectTag3Maps)
 	compile(&rm.removeSpamHeaders, "remove_existing_spam_headers_maps", s.RemoveExistingSpamHeadersMaps)
+	for c, nm := range map[policy.CCat]struct {
+		name string
+		m    config.Maps
+	}{
+		policy.CCVirus: {"warnvirusrecip_maps", s.WarnVirusRecipMaps}, policy.CCBanned: {"warnbannedrecip_maps", s.WarnBannedRecipMaps},
+		policy.CCBadH: {"warnbadhrecip_maps", s.WarnBadhRecipMaps},
+	} {
+		var lm lookup.Maps
+		compile(&lm, nm.name, nm.m)
+		rm.warnRecip[c] = lm
+	}
 	compile(&rm.wb.WhitelistSender, "whitelist_sender_maps", s.WhitelistSenderMaps)
 	compile(&rm.wb.BlacklistSender, "blacklist_sender_maps", s.BlacklistSenderMaps)
 	compile(&rm.wb.ScoreSender, "score_sender_maps", s.ScoreSenderMaps)
@@ -247,6 +259,13 @@ func (rm *recipientMaps) resolve(ctx context.Context, addr string) (*pipeline.Rc
 		}
 	}
 	rp.RemoveSpamHeaders = get(rm.removeSpamHeaders)
+	rp.WarnRecip = map[policy.CCat]bool{}
+	for c, m := range rm.warnRecip {
+		rp.WarnRecip[c] = get(m)
+	}
+	if err != nil {
+		return nil, err
+	}
 	rp.WhiteBlack = func(ctx context.Context, senders []string) (lookup.WBResult, error) {
 		in := rm.wb
 		in.Recipient, in.Senders, in.WBQuery = addr, senders, rm.wbQuery

@@ -179,3 +179,24 @@ av_scanners_backup = []
 		t.Errorf("forwarded %d", n)
 	}
 }
+
+// warnvirusrecip: the local recipient of an infected message is warned.
+func TestVirusRecipientWarning(t *testing.T) {
+	cl := virustest.Require(t)
+	cfgText := fmt.Sprintf(`mydomain = "example.org"
+av_scanners = [{ name = "ClamAV-clamd", type = "ask_daemon", args = "CONTSCAN {}\n", sockets = "clamd:%s", clean = '\bOK$', infected = '\bFOUND$', virus_name = '^.*?: (.*) FOUND$' }]
+av_scanners_backup = []
+virus_admin = "undef"
+warnvirusrecip = true
+`, cl.Socket)
+	p, rec, _, _ := newTestPipeline(t, cfgText)
+	m := message(t, testcorpus.Message("eicar", []testcorpus.Attachment{testcorpus.File("e.txt", []byte(testcorpus.EICAR))}), "user@example.org")
+	out := p.Process(context.Background(), m)
+	if out.SMTP.Code != 250 || !strings.Contains(out.SMTP.Text, "discarded") {
+		t.Fatalf("reply %q", out.SMTP)
+	}
+	got := rec.take()
+	if len(got) != 1 || !strings.Contains(got[0], "To: <user@example.org>") || strings.Contains(got[0], "X-Virus-Scanned") {
+		t.Errorf("want one warning to the recipient, got %q", got)
+	}
+}

@@ -525,3 +525,55 @@ func (e *entity) bytes() []byte {
 // errNoRecipients is returned by Send for a notification without
 // recipients.
 var errNoRecipients = errors.New("notification without recipients")
+
+// RecipOptions control a warning to the recipients of blocked mail
+// (warnvirusrecip, warnbannedrecip, warnbadhrecip).
+type RecipOptions struct {
+	// Rcpts are the recipients to warn.
+	Rcpts []string
+	// HdrFrom is hdrfrom_notify_recip ("" = DefaultFrom), MailFrom
+	// mailfrom_notify_recip ("" = the address in HdrFrom, "<>" = null).
+	HdrFrom, MailFrom string
+	Templates         Templates
+}
+
+// Recipient builds amavis's warning to recipients whose mail was blocked
+// (notify_virus_recips_templ), or nil when there is nobody to warn.
+func Recipient(in *Info, opt RecipOptions) (*Notification, error) {
+	if len(opt.Rcpts) == 0 {
+		return nil, nil
+	}
+	hdrFrom := opt.HdrFrom
+	if hdrFrom == "" {
+		hdrFrom = DefaultFrom(in.Hostname)
+	}
+	mailFrom := opt.MailFrom
+	switch mailFrom {
+	case "":
+		mailFrom = addrOf(hdrFrom)
+	case "<>":
+		mailFrom = ""
+	}
+	to := make([]string, len(opt.Rcpts))
+	for i, a := range opt.Rcpts {
+		to[i] = quoteAddr(a)
+	}
+	extra := Macros{
+		"f": func([]string) Value { return S(hdrFrom) },
+		"T": func([]string) Value { return L(to) },
+		"C": func([]string) Value { return L(nil) },
+	}
+	text, err := Expand(opt.Templates.VirusRecips, in.macros(extra))
+	if err != nil {
+		return nil, fmt.Errorf("recipient notification: %w", err)
+	}
+	e := newEntity(in, text, "multipart/mixed")
+	e.addHeaderPart(in)
+	return &Notification{
+		Kind:     "recip",
+		MailFrom: mailFrom,
+		Rcpts:    append([]string(nil), opt.Rcpts...),
+		Message:  e.bytes(),
+		Subject:  e.subject(),
+	}, nil
+}

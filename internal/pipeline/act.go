@@ -35,6 +35,10 @@ type Actions struct {
 	Templates                                  notify.Templates
 	// DSNCutoff is sa_dsn_cutoff_level (nil = undef).
 	DSNCutoff *float64
+	// HdrFromRecip and MailFromRecip are hdrfrom_notify_recip and
+	// mailfrom_notify_recip; WarnOffsite is warn_offsite.
+	HdrFromRecip, MailFromRecip string
+	WarnOffsite                 bool
 }
 
 // quarantineMessage stores a quarantine copy for every recipient whose
@@ -252,6 +256,32 @@ func (p *Pipeline) notifyAdmins(ctx context.Context, lg *slog.Logger, m *mail.Me
 	}
 	n, err := notify.Admin(in, notify.AdminOptions{Admins: admins, HdrFrom: s.Actions.HdrFromAdmin,
 		MailFrom: s.Actions.MailFromAdmin, Templates: s.Actions.Templates, CCats: a.MsgCats})
+	if err != nil || n == nil {
+		return err
+	}
+	_, err = notify.Send(ctx, p.Notifier, s.Actions.Notify, n, notify.SendOptions{LogID: m.LogID, LocalName: s.LocalhostName, Log: lg})
+	return err
+}
+
+// warnRecipients warns the blocked recipients that asked for it
+// (warnvirusrecip, warnbannedrecip, warnbadhrecip; local recipients only
+// unless warn_offsite). A temporary failure tempfails the message.
+func (p *Pipeline) warnRecipients(ctx context.Context, lg *slog.Logger, m *mail.Message, s *Settings, a *Analysis, in *notify.Info) error {
+	var to []string
+	for i := range a.Rcpts {
+		r := &a.Rcpts[i]
+		if !r.Decision.Blocked || !r.Policy.WarnRecip[r.Decision.Blocking.Major] {
+			continue
+		}
+		if r.Local || s.Actions.WarnOffsite {
+			to = append(to, r.Addr)
+		}
+	}
+	if len(to) == 0 || p.Notifier == nil {
+		return nil
+	}
+	n, err := notify.Recipient(in, notify.RecipOptions{Rcpts: to, HdrFrom: s.Actions.HdrFromRecip,
+		MailFrom: s.Actions.MailFromRecip, Templates: s.Actions.Templates})
 	if err != nil || n == nil {
 		return err
 	}

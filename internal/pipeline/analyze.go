@@ -78,6 +78,9 @@ type RcptPolicy struct {
 	WhiteBlack func(ctx context.Context, senders []string) (lookup.WBResult, error)
 	// RemoveSpamHeaders is remove_existing_spam_headers_maps.
 	RemoveSpamHeaders bool
+	// WarnRecip is warnvirusrecip/warnbannedrecip/warnbadhrecip: warn this
+	// recipient when mail to it is blocked for the category.
+	WarnRecip map[policy.CCat]bool
 }
 
 // HeaderField is a header field the pipeline adds to a passed message.

@@ -157,9 +157,14 @@ func (p *Pipeline) Process(ctx context.Context, m *mail.Message) (out mail.Outco
 			a.Rcpts[i].Add = append([]HeaderField{f}, a.Rcpts[i].Add...)
 		}
 	}
-	if err := p.notifyAdmins(ctx, lg, m, s, a, p.info(m, s, a, res, quar)); err != nil {
+	info := p.info(m, s, a, res, quar)
+	if err := p.notifyAdmins(ctx, lg, m, s, a, info); err != nil {
 		lg.Error("TROUBLE in check_mail", "err", err)
 		return tempfailAll(m, "quar+notif", fmt.Errorf("temporarily unable to notify admin: %w", err))
+	}
+	if err := p.warnRecipients(ctx, lg, m, s, a, info); err != nil {
+		lg.Error("TROUBLE in check_mail", "err", err)
+		return tempfailAll(m, "quar+notif", fmt.Errorf("temporarily unable to notify recipients: %w", err))
 	}
 
 	queuedAs := p.forward(ctx, lg, m, s, a, toSend, res)
