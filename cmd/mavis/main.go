@@ -246,14 +246,14 @@ func readMessage(file string, snap *app.Snapshot, from string, rcpts []string) (
 	}
 	m.Header = h
 	if from == "" {
-		from = firstAddr(h.Get("From"))
+		from = mail.AddrSpec(h.Get("From"))
 	}
 	m.Envelope.MailFrom = from
 	if len(rcpts) == 0 {
 		for _, f := range []string{"To", "Cc"} {
 			for _, v := range h.Values(f) {
 				for _, a := range strings.Split(v, ",") {
-					if ad := firstAddr(a); ad != "" {
+					if ad := mail.AddrSpec(a); ad != "" {
 						rcpts = append(rcpts, ad)
 					}
 				}
@@ -265,20 +265,6 @@ func readMessage(file string, snap *app.Snapshot, from string, rcpts []string) (
 	}
 	m.Conn = mail.ConnInfo{RemoteIP: "127.0.0.1", LocalIP: "127.0.0.1", LocalPort: "10024", Helo: "localhost", Protocol: "ESMTP"}
 	return m, nil
-}
-
-// firstAddr extracts the address from "Name <a@b>" or "a@b".
-func firstAddr(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '<'); i >= 0 {
-		if j := strings.IndexByte(s[i:], '>'); j > 0 {
-			return s[i+1 : i+j]
-		}
-	}
-	if strings.Contains(s, "@") && !strings.ContainsAny(s, " \t") {
-		return s
-	}
-	return ""
 }
 
 func copyCRLF(w io.Writer, r io.Reader) error {

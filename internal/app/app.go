@@ -153,7 +153,7 @@ func (snap *Snapshot) dkimBanks(ctx context.Context, m *mail.Message) []string {
 	var authors []string
 	for _, f := range m.Header.Values("From") {
 		for _, a := range strings.Split(f, ",") {
-			if ad := addrIn(a); ad != "" {
+			if ad := mail.AddrSpec(a); ad != "" {
 				authors = append(authors, ad)
 			}
 		}
@@ -169,19 +169,6 @@ func (snap *Snapshot) dkimBanks(ctx context.Context, m *mail.Message) []string {
 		}
 	}
 	return out
-}
-
-func addrIn(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '<'); i >= 0 {
-		if j := strings.IndexByte(s[i:], '>'); j > 0 {
-			return s[i+1 : i+j]
-		}
-	}
-	if strings.Contains(s, "@") && !strings.ContainsAny(s, " \t") {
-		return s
-	}
-	return ""
 }
 
 // ForMessage returns the pipeline settings for a message, with its policy

@@ -178,3 +178,18 @@ func (h *Header) Count(name string) int {
 	}
 	return n
 }
+
+// AddrSpec returns the address of a header mailbox "Name <a@b>" or "a@b",
+// or "" when there is none.
+func AddrSpec(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '<'); i >= 0 {
+		if j := strings.IndexByte(s[i:], '>'); j > 0 {
+			return s[i+1 : i+j]
+		}
+	}
+	if strings.Contains(s, "@") && !strings.ContainsAny(s, " \t,") {
+		return s
+	}
+	return ""
+}

@@ -591,7 +591,7 @@ func (p *Pipeline) spamFor(ctx context.Context, m *mail.Message, s *Settings, a 
 		senders := []string{m.Envelope.MailFrom}
 		if m.Header != nil {
 			for _, f := range m.Header.Values("From") {
-				if ad := addrOf(f); ad != "" {
+				if ad := mail.AddrSpec(f); ad != "" {
 					senders = append(senders, ad)
 				}
 			}
@@ -707,20 +707,6 @@ func (p *Pipeline) penPals(ctx context.Context, m *mail.Message, s *Settings, a 
 	p.Logger.Info(fmt.Sprintf("penpals: bonus %.3f, age %s (%s), <%s> replying to <%s>, mail_id %s",
 		-adj, store.FormatInterval(match.Age), match.Match, m.Envelope.MailFrom, r.Addr, match.MailID), "log_id", m.LogID)
 	return adj, true
-}
-
-// addrOf extracts the address of "Name <a@b>" or "a@b".
-func addrOf(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '<'); i >= 0 {
-		if j := strings.IndexByte(s[i:], '>'); j > 0 {
-			return s[i+1 : i+j]
-		}
-	}
-	if strings.Contains(s, "@") && !strings.ContainsAny(s, " \t,") {
-		return s
-	}
-	return ""
 }
 
 func headerFindings(h *mail.Header) []string {

@@ -60,7 +60,7 @@ func Parse(sender string, h *mail.Header, body io.Reader) Report {
 	var rep Report
 	ct := strings.ToLower(h.Get("Content-Type"))
 	isReport := strings.HasPrefix(ct, "multipart/report") && strings.Contains(ct, "delivery-status")
-	looksLike := isReport || sender == "" || daemonAddr(sender) || daemonAddr(addrOf(h.Get("From")))
+	looksLike := isReport || sender == "" || daemonAddr(sender) || daemonAddr(mail.AddrSpec(h.Get("From")))
 	if !looksLike {
 		// A multipart/mixed with an attached message from a normal sender
 		// is a forward, not a bounce (amavis avoids that false positive).
@@ -134,15 +134,6 @@ func daemonAddr(a string) bool {
 		return true
 	}
 	return false
-}
-
-func addrOf(s string) string {
-	if i := strings.LastIndexByte(s, '<'); i >= 0 {
-		if j := strings.IndexByte(s[i:], '>'); j > 0 {
-			return s[i+1 : i+j]
-		}
-	}
-	return strings.TrimSpace(s)
 }
 
 func firstMsgID(s string) string {
