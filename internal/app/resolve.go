@@ -414,7 +414,11 @@ func scanners(entries []config.AVScanner, s *config.Settings) ([]virus.Scanner, 
 		if e.VirusName != nil {
 			ve.VirusName = &virus.NamePattern{Re: e.VirusName.Re()}
 		}
-		sc, err := virus.New(ve, virus.BuildOptions{StopOnFound: s.FirstInfectedStopsScan.Or(false), Clamd: clamd.Config{}})
+		// options = { path_scan = true } keeps a clamd CONTSCAN/MULTISCAN
+		// entry as a path scan (amavis's way; clamd must read TEMPBASE);
+		// by default mavis streams to clamd instead.
+		pathScan := e.Options["path_scan"].Truth()
+		sc, err := virus.New(ve, virus.BuildOptions{StopOnFound: s.FirstInfectedStopsScan.Or(false), Clamd: clamd.Config{}, KeepPathScan: pathScan})
 		if err == virus.ErrProgramNotFound {
 			continue
 		}
