@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -106,10 +107,13 @@ func (p *Pipeline) quarantineMessage(ctx context.Context, lg *slog.Logger, m *ma
 				return nil, nil, fmt.Errorf("quarantine %s: no SQL storage", g.method)
 			}
 			ptag := PartitionTag(s.PartitionTag, m.Received)
-			// amavis's SQL copy has no Return-Path/Delivered-To (those come
-			// from its local delivery).
-			body := io.MultiReader(bytes.NewReader(sqlPrefix(quarantine.Prefix(&req))), m.Body.Reader())
-			if _, err := p.Recorder.StoreQuarantine(ctx, ptag, m.MailID, body); err != nil {
+			// amavis's SQL copy: LF line ends, no Return-Path/Delivered-To
+			// (those come from its local delivery).
+			pr, pw := io.Pipe()
+			go func() { pw.CloseWithError(quarantine.WriteCopy(ctx, pw, &req, false)) }()
+			_, err := p.Recorder.StoreQuarantine(ctx, ptag, m.MailID, pr)
+			pr.CloseWithError(errors.New("quarantine copy abandoned"))
+			if err != nil {
 				return nil, nil, fmt.Errorf("quarantine %s: %w", g.method, err)
 			}
 			loc := store.SQLQuarantineLocation(m.MailID, ptag)
@@ -131,19 +135,6 @@ func (p *Pipeline) quarantineMessage(ctx context.Context, lg *slog.Logger, m *ma
 		}
 	}
 	return out, types, nil
-}
-
-// sqlPrefix drops the Return-Path and Delivered-To lines of a quarantine
-// prefix.
-func sqlPrefix(p []byte) []byte {
-	var out []byte
-	for _, line := range bytes.SplitAfter(p, []byte("\n")) {
-		if bytes.HasPrefix(line, []byte("Return-Path:")) || bytes.HasPrefix(line, []byte("Delivered-To:")) {
-			continue
-		}
-		out = append(out, line...)
-	}
-	return out
 }
 
 // quarantineCategory is the recipient's category that chooses the

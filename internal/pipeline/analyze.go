@@ -555,11 +555,20 @@ func quarantineFields(s *Settings, a *Analysis, r *RcptResult) []byte {
 	for _, f := range alerts(a, r) {
 		b.Write(f.Raw)
 	}
-	in, rs := spamtag.Input{Unscored: true}, spamtag.RcptSpam{}
+	// amavis writes the spam fields of the quarantine pseudo-recipient: the
+	// levels are its own (undefined: "x") unless the copy is spam, and a
+	// message blocked as virus or banned was not spam-checked at all.
+	in, rs, lv := spamtag.Input{Unscored: true}, spamtag.RcptSpam{}, spamtag.Levels{}
 	if r.SpamInput != nil {
 		in, rs = *r.SpamInput, *r.Spam
 	}
-	for _, f := range spamtag.QuarantineFields(in, r.Policy.SpamLevels, rs, s.Checks.SpamLevelChar) {
+	switch c := quarantineCategory(r); {
+	case c == policy.CCSpam || c == policy.CCSpammy:
+		lv = r.Policy.SpamLevels
+	case c == policy.CCVirus || c == policy.CCBanned:
+		in, rs = spamtag.Input{Unscored: true}, spamtag.RcptSpam{}
+	}
+	for _, f := range spamtag.QuarantineFields(in, lv, rs, s.Checks.SpamLevelChar) {
 		b.Write(f.Raw)
 	}
 	for _, f := range r.Add {

@@ -261,8 +261,8 @@ func (p *Pipeline) forward(ctx context.Context, lg *slog.Logger, m *mail.Message
 		c.idx = append(c.idx, i)
 	}
 	env := m.Envelope
-	if env.Params.Body == "" && len(clusters) > 0 {
-		// amavis declares the body type to the next hop itself.
+	if len(clusters) > 0 && env.Params.Body != "7BIT" {
+		// amavis checks and corrects the body type label (RFC 6152).
 		env.Params.Body = bodyType(m)
 	}
 	for _, c := range clusters {
@@ -331,16 +331,19 @@ func (p *Pipeline) forward(ctx context.Context, lg *slog.Logger, m *mail.Message
 	return queuedAs
 }
 
-// bodyType is "8BITMIME" when the message has an octet above 127,
-// "7BIT" otherwise (read in chunks; the spool is not held in memory).
+// bodyType is the BODY= to declare to the next hop, as amavis labels it
+// (RFC 6152): a message with any 8-bit octet keeps the label it arrived
+// with (unlabelled stays unlabelled: relabelling could break DKIM in
+// transit); an all-ASCII message is labelled 7BIT. Read in chunks.
 func bodyType(m *mail.Message) string {
+	orig := m.Envelope.Params.Body
 	r := m.Body.Reader()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := r.Read(buf)
 		for _, c := range buf[:n] {
 			if c >= 0x80 {
-				return "8BITMIME"
+				return orig
 			}
 		}
 		if err != nil {

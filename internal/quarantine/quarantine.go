@@ -245,7 +245,7 @@ func writeFile(ctx context.Context, r *Request, dir, path string, gz bool) (err 
 		zw = gzip.NewWriter(bw)
 		w = zw
 	}
-	if err := writeMessage(ctx, w, r); err != nil {
+	if err := writeMessage(ctx, w, r, true); err != nil {
 		return fmt.Errorf("quarantine: write %s: %w", path, err)
 	}
 	if zw != nil {
@@ -316,10 +316,30 @@ func Prefix(r *Request) []byte {
 	return b.Bytes()
 }
 
+// WriteCopy writes the quarantine copy of r — the prefix fields, then the
+// message without its own Return-Path fields, with LF line ends, as amavis
+// stores it — to w. localDelivery keeps the Return-Path and Delivered-To
+// fields of the prefix, which amavis writes for file quarantine only (not
+// for SQL).
+func WriteCopy(ctx context.Context, w io.Writer, r *Request, localDelivery bool) error {
+	return writeMessage(ctx, w, r, localDelivery)
+}
+
 // writeMessage writes the prefix and the message, without the message's
 // own Return-Path fields, with LF line ends.
-func writeMessage(ctx context.Context, w io.Writer, r *Request) error {
-	if _, err := w.Write(Prefix(r)); err != nil {
+func writeMessage(ctx context.Context, w io.Writer, r *Request, localDelivery bool) error {
+	prefix := Prefix(r)
+	if !localDelivery {
+		var kept []byte
+		for _, line := range bytes.SplitAfter(prefix, []byte("\n")) {
+			if bytes.HasPrefix(line, []byte("Return-Path:")) || bytes.HasPrefix(line, []byte("Delivered-To:")) {
+				continue
+			}
+			kept = append(kept, line...)
+		}
+		prefix = kept
+	}
+	if _, err := w.Write(prefix); err != nil {
 		return err
 	}
 	lf := &lfWriter{w: w}

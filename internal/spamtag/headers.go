@@ -251,15 +251,13 @@ func QuarantineFields(in Input, lv Levels, r RcptSpam, levelChar string) []mail.
 	} else {
 		b.WriteString("unavailable")
 	}
-	score := "x"
-	if !in.Unscored {
-		score = ScoreValue(in)
-	}
+	// X-Spam-Score and X-Spam-Level show 0 and no stars for an unscored
+	// message (only X-Spam-Status says "x"), as amavis writes them.
 	out := []mail.Field{
 		buildField(FieldFlag, flag, unstructured, false),
-		buildField(FieldScore, score, unstructured, false),
+		buildField(FieldScore, ScoreValue(in), unstructured, false),
 	}
-	if levelChar != "" && !in.Unscored {
+	if levelChar != "" {
 		out = append(out, buildField(FieldLevel, LevelBar(in, levelChar), unstructured, false))
 	}
 	return append(out, buildField(FieldStatus, b.String(), structured, false))

@@ -729,7 +729,7 @@ func compareSQL(t *testing.T, r *report, a, b *sql.DB) {
 		if len(qa.rows) == 0 && len(qb.rows) == 0 {
 			continue
 		}
-		r.cmp(s.name, "quarantine chunks", chunkList(qa), chunkList(qb))
+		r.cmp(s.name, "quarantine chunk count", strconv.Itoa(len(qa.rows)), strconv.Itoa(len(qb.rows)))
 		ta, tb := joinChunks(qa), joinChunks(qb)
 		ha, ba, _ := strings.Cut(ta, "\n\n")
 		hb, bb, _ := strings.Cut(tb, "\n\n")
@@ -738,7 +738,10 @@ func compareSQL(t *testing.T, r *report, a, b *sql.DB) {
 			r.cmp(s.name, "quarantine "+h, norm(headerValue(ha, h), x), norm(headerValue(hb, h), y))
 		}
 		r.cmp(s.name, "quarantine body identical", "true", fmt.Sprint(ba == bb))
-		r.cmp(s.name, "quarantine text length", strconv.Itoa(len(ta)), strconv.Itoa(len(tb)))
+		// The only deliberate difference in the stored text is the product
+		// name in the Received field (docs/differences.md).
+		product := strings.NewReplacer("(amavis, port", "(mavis, port")
+		r.cmp(s.name, "quarantine text length (product name normalised)", strconv.Itoa(len(product.Replace(ta))), strconv.Itoa(len(tb)))
 	}
 }
 
@@ -873,7 +876,8 @@ func compareCopies(r *report, a, b []captured) {
 			r.cmp(item, "X-Quarantine-ID present", fmt.Sprint(headerValue(ha, "X-Quarantine-ID") != ""), fmt.Sprint(headerValue(hb, "X-Quarantine-ID") != ""))
 			ra := normID(reMailIDs.ReplaceAllString(reDate.ReplaceAllString(firstField(ha, "Received"), "<date>"), "<id>"))
 			rb := normID(reMailIDs.ReplaceAllString(reDate.ReplaceAllString(firstField(hb, "Received"), "<date>"), "<id>"))
-			r.cmp(item, "first Received (ids/dates normalised)", ra, rb)
+			// The product name is the one deliberate difference (docs/differences.md).
+			r.cmp(item, "first Received (ids/dates/product normalised)", strings.Replace(ra, "(amavis, port", "(mavis, port", 1), rb)
 			r.cmp(item, "body identical", "true", fmt.Sprint(ba == bb))
 		}
 	}
