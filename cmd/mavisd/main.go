@@ -189,6 +189,11 @@ func serve(cfgPath string, snap *app.Snapshot, tools *decode.Tools, logger *slog
 	defer st.Close()
 	disp, dialect := st.Current()
 	logger.Info("SQL logging (" + dialect + ") to " + disp)
+	maxServers := snap.Settings.MaxServers.Or(smtpd.DefaultMaxServers)
+	// Private work directories for decoded parts, reused across messages
+	// (emptied in between) as amavis reuses each child's directory.
+	wd := decode.NewWorkDirs(spoolDir, maxServers)
+	defer wd.Close()
 	pipe := &pipeline.Pipeline{
 		Settings:  func(m *mail.Message) *pipeline.Settings { return cur.Load().ForMessage(m) },
 		Forwarder: fwd,
@@ -196,13 +201,13 @@ func serve(cfgPath string, snap *app.Snapshot, tools *decode.Tools, logger *slog
 		Recorder:  st,
 		Logger:    logger,
 		WorkDir:   spoolDir,
+		WorkDirs:  wd,
 	}
 	opts := func() *smtpd.Options {
 		o := *cur.Load().SMTP
 		o.TempDir = spoolDir
 		return &o
 	}
-	maxServers := snap.Settings.MaxServers.Or(smtpd.DefaultMaxServers)
 	srv := smtpd.New(pipe, opts, maxServers, logger, mail.NewLogIDs())
 	listeners := app.Listeners(snap.Config, snap.Settings)
 	if len(listeners) == 0 {

@@ -62,3 +62,32 @@ func BenchmarkDecodeSmallText(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeSmallTextReusedDir is BenchmarkDecodeSmallText with the
+// work directory reused through WorkDirs instead of made and removed per
+// message.
+func BenchmarkDecodeSmallTextReusedDir(b *testing.B) {
+	var msg bytes.Buffer
+	msg.WriteString("From: a@example.com\r\nTo: b@example.org\r\nSubject: small\r\n\r\n")
+	for msg.Len() < 2048 {
+		msg.WriteString("The quick brown fox jumps over the lazy dog while mavis measures.\r\n")
+	}
+	data := msg.Bytes()
+	w := NewWorkDirs(b.TempDir(), 1)
+	defer w.Close()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		dir, err := w.Get()
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := Decode(context.Background(), bytes.NewReader(data), int64(len(data)), dir, DefaultLimits(), testTools)
+		if err != nil || len(res.Parts) != 1 {
+			b.Fatalf("decode: %v", err)
+		}
+		if err := w.Put(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -38,7 +39,7 @@ func TestSinkNotesBegin(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := &sink{head: getHead()}
+			s := &tap{f: io.Discard, head: getHead()}
 			defer putHead(s.head)
 			var all string
 			for _, w := range c.writes {

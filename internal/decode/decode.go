@@ -452,25 +452,36 @@ func (d *decoder) quotaHold(who string, chunk int64) error {
 
 // sink is where decoded bytes of one part go: its file, charged against
 // the quota. exquota charges without failing (MIME decoding in amavis).
-// It keeps the first filetype.HeadSize bytes for typing the part without
-// reading the file back, and notes whether "begin " occurs anywhere (a
-// uuencoded file inside needs a line starting with it).
 type sink struct {
 	d       *decoder
 	f       *os.File
-	bw      *bufio.Writer
+	tap     *tap
+	bw      *bufio.Writer // writes to tap, which writes to f
 	who     string
 	n       int64
 	exquota bool
+	closed  bool
+}
 
-	head   *[]byte // pooled; nil after close
-	begin  bool    // "begin " was written
-	tail   [len(uuBegin) - 1]byte
-	ntail  int
-	closed bool
+// tap sits between a part's buffer and its file. It keeps the first
+// filetype.HeadSize bytes, for typing the part without reading the file
+// back, and notes whether "begin " occurs anywhere (a uuencoded file
+// inside needs a line starting with it). It sees the buffer's large
+// blocks rather than the walker's line-sized writes.
+type tap struct {
+	f     io.Writer
+	head  *[]byte // pooled
+	begin bool    // "begin " was written
+	tail  [len(uuBegin) - 1]byte
+	ntail int
 }
 
 const uuBegin = "begin "
+
+func (t *tap) Write(p []byte) (int, error) {
+	t.note(p)
+	return t.f.Write(p)
+}
 
 func (s *sink) Write(p []byte) (int, error) {
 	if err := s.d.ctx.Err(); err != nil {
@@ -480,13 +491,11 @@ func (s *sink) Write(p []byte) (int, error) {
 	if !s.exquota && ln > s.d.remaining {
 		k := max(s.d.remaining, 0)
 		w, _ := s.bw.Write(p[:k])
-		s.note(p[:w])
 		s.n += int64(w)
 		s.d.remaining -= int64(w)
 		return w, s.d.quotaHold(s.who, ln)
 	}
 	w, err := s.bw.Write(p)
-	s.note(p[:w])
 	s.n += int64(w)
 	s.d.remaining -= int64(w)
 	if err != nil {
@@ -495,9 +504,9 @@ func (s *sink) Write(p []byte) (int, error) {
 	return w, nil
 }
 
-// note records what was written: the head, and whether "begin " occurs,
+// note records what is written: the head, and whether "begin " occurs,
 // also across the boundary between two writes.
-func (s *sink) note(p []byte) {
+func (s *tap) note(p []byte) {
 	if h := *s.head; len(h) < cap(h) {
 		*s.head = append(h, p[:min(len(p), cap(h)-len(h))]...)
 	}
@@ -535,7 +544,8 @@ func (d *decoder) open(i int, who string, exquota bool) (*sink, error) {
 		return nil, fmt.Errorf("create part file: %w", err)
 	}
 	d.res.Parts[i].File = filepath.Join(d.dir, d.res.Parts[i].ID)
-	return &sink{d: d, f: f, bw: getPartWriter(f), head: getHead(), who: who, exquota: exquota}, nil
+	t := &tap{f: f, head: getHead()}
+	return &sink{d: d, f: f, tap: t, bw: getPartWriter(t), who: who, exquota: exquota}, nil
 }
 
 // close finishes part i's file: size, type, or removal when empty. A
@@ -551,8 +561,8 @@ func (d *decoder) close(i int, s *sink) error {
 	if cerr := s.f.Close(); err == nil {
 		err = cerr
 	}
-	head := s.head
-	s.head = nil
+	head := s.tap.head
+	s.tap.head = nil
 	defer putHead(head)
 	p := &d.res.Parts[i]
 	p.Size = s.n
@@ -563,7 +573,7 @@ func (d *decoder) close(i int, s *sink) error {
 		p.TypeDesc = "empty"
 		return err
 	}
-	d.noBegin[i] = !s.begin
+	d.noBegin[i] = !s.tap.begin
 	if err == nil {
 		d.typeHead(i, *head)
 	} else {

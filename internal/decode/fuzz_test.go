@@ -3,9 +3,14 @@ package decode
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/mavis-filter/mavis/internal/decode/filetype"
 )
 
 func fuzzLimits() Limits {
@@ -55,6 +60,28 @@ func FuzzMIME(f *testing.F) {
 			t.Fatalf("decoded %d, quota %d", res.Decoded, res.Quota)
 		}
 		_ = res.Tree()
+		// typing from the bytes kept while writing = typing the file
+		for _, p := range res.Parts {
+			if p.File == "" {
+				continue
+			}
+			f, err := os.Open(p.File)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := filetype.Detect(f, p.Size)
+			f.Close()
+			if strings.Join(want.Short, ",") != strings.Join(p.Types, ",") || want.Desc != p.TypeDesc {
+				t.Fatalf("%s: typed %v %q, its file %v %q", p.ID, p.Types, p.TypeDesc, want.Short, want.Desc)
+			}
+		}
+		// the directory empties for reuse
+		if err := EmptyWorkDir(dir); err != nil {
+			t.Fatalf("EmptyWorkDir: %v", err)
+		}
+		if left, _ := os.ReadDir(filepath.Join(dir, partsDir)); len(left) > 0 {
+			t.Fatalf("left in parts: %v", left)
+		}
 	})
 }
 

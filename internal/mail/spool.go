@@ -2,6 +2,7 @@ package mail
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ type Spool struct {
 	f      *os.File
 	n      int64
 	closed bool
+	eight  bool // an octet >= 0x80 was written
 }
 
 // NewSpool returns an empty spool that spills to a file in dir (created if
@@ -44,7 +46,7 @@ func NewSpool(dir string, threshold int) *Spool {
 
 // NewSpoolFromBytes returns a finished in-memory spool holding b.
 func NewSpoolFromBytes(b []byte) *Spool {
-	s := &Spool{threshold: len(b) + 1}
+	s := &Spool{threshold: len(b) + 1, eight: hasHighBit(b)}
 	s.mem.Write(b)
 	s.n = int64(len(b))
 	return s
@@ -73,7 +75,43 @@ func (s *Spool) Write(p []byte) (int, error) {
 		n, err = s.mem.Write(p)
 	}
 	s.n += int64(n)
+	if !s.eight {
+		s.eight = hasHighBit(p[:n])
+	}
 	return n, err
+}
+
+// HasEightBit reports whether an octet with the high bit set was written
+// (the message needs BODY=8BITMIME), noted while writing so that nobody
+// has to read the message again for it.
+func (s *Spool) HasEightBit() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eight
+}
+
+// hasHighBit reports whether p has an octet >= 0x80, eight at a time.
+func hasHighBit(p []byte) bool {
+	for len(p) >= 32 {
+		w := binary.LittleEndian.Uint64(p) | binary.LittleEndian.Uint64(p[8:]) |
+			binary.LittleEndian.Uint64(p[16:]) | binary.LittleEndian.Uint64(p[24:])
+		if w&0x8080808080808080 != 0 {
+			return true
+		}
+		p = p[32:]
+	}
+	for len(p) >= 8 {
+		if binary.LittleEndian.Uint64(p)&0x8080808080808080 != 0 {
+			return true
+		}
+		p = p[8:]
+	}
+	for _, c := range p {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Spool) spill() error {

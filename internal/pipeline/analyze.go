@@ -159,12 +159,17 @@ type Analysis struct {
 	bounceKilled bool
 	Elapsed      time.Duration `json:"-"`
 	workDir      string
+	// workDirs is where workDir came from (nil: remove it when done).
+	workDirs *decode.WorkDirs
 }
 
 // Close removes the analysis' private working directory (decoded parts).
 func (a *Analysis) Close() error {
 	if a == nil || a.workDir == "" {
 		return nil
+	}
+	if a.workDirs != nil {
+		return a.workDirs.Put(a.workDir)
 	}
 	return os.RemoveAll(a.workDir)
 }
@@ -255,9 +260,16 @@ func (p *Pipeline) analyze(ctx context.Context, m *mail.Message, s *Settings, sm
 
 	// Decode when a content check needs it.
 	if anyVirus || anyBanned {
-		if p.WorkDir != "" {
+		switch {
+		case p.WorkDirs != nil:
+			d, err := p.WorkDirs.Get()
+			if err != nil {
+				return a, &errFatal{"mime_decode", err}
+			}
+			a.workDir, a.workDirs = d, p.WorkDirs
+		case p.WorkDir != "":
 			a.workDir = filepath.Join(p.WorkDir, "msg-"+m.MailID)
-		} else {
+		default:
 			d, err := os.MkdirTemp("", "mavis-check-*")
 			if err != nil {
 				return a, &errFatal{"mime_decode", err}

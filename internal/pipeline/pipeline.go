@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mavis-filter/mavis/internal/decode"
 	"github.com/mavis-filter/mavis/internal/deliver"
 	"github.com/mavis-filter/mavis/internal/logging"
 	"github.com/mavis-filter/mavis/internal/lookup"
@@ -79,6 +80,10 @@ type Pipeline struct {
 	// WorkDir is where each message gets its private directory for decoded
 	// parts (removed after the message); "" uses the system temp dir.
 	WorkDir string
+	// WorkDirs, when set, hands out reusable private work directories
+	// (emptied between messages, as amavis reuses a child's directory)
+	// instead of creating and removing one per message.
+	WorkDirs *decode.WorkDirs
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -334,22 +339,13 @@ func (p *Pipeline) forward(ctx context.Context, lg *slog.Logger, m *mail.Message
 // bodyType is the BODY= to declare to the next hop, as amavis labels it
 // (RFC 6152): a message with any 8-bit octet keeps the label it arrived
 // with (unlabelled stays unlabelled: relabelling could break DKIM in
-// transit); an all-ASCII message is labelled 7BIT. Read in chunks.
+// transit); an all-ASCII message is labelled 7BIT. The spool noted 8-bit
+// octets while the message arrived.
 func bodyType(m *mail.Message) string {
-	orig := m.Envelope.Params.Body
-	r := m.Body.Reader()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := r.Read(buf)
-		for _, c := range buf[:n] {
-			if c >= 0x80 {
-				return orig
-			}
-		}
-		if err != nil {
-			return "7BIT"
-		}
+	if m.Body.HasEightBit() {
+		return m.Envelope.Params.Body
 	}
+	return "7BIT"
 }
 
 // tagged reports whether the recipient's copy carries tags beyond the

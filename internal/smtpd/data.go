@@ -36,6 +36,7 @@ type dataDecoder struct {
 	limit     int64 // 0 = none
 	oversized bool
 	err       error // first write error; writing stops after it
+	slow      bool  // no fast path for plain lines (tests compare both)
 }
 
 func newDataDecoder(w io.Writer, limit int64) *dataDecoder {
@@ -68,6 +69,15 @@ func (d *dataDecoder) feed(p []byte) (n int, done bool) {
 				i++
 				d.state = stDot
 				continue
+			}
+			if d.state == stBOL && !d.slow {
+				// Plain CRLF lines are stored as they are: one write for
+				// the whole run instead of two per line.
+				if k := plainLines(p[i:]); k > 0 {
+					d.emit(p[i : i+k])
+					i += k
+					continue
+				}
 			}
 			j := indexLineEnd(p[i:])
 			if j < 0 {
@@ -118,6 +128,25 @@ func (d *dataDecoder) feed(p []byte) (n int, done bool) {
 		}
 	}
 	return i, false
+}
+
+// plainLines returns the length of the longest prefix of p made of whole
+// lines that end in CRLF, contain no other CR or LF, and (but for the
+// first, which the caller checked) do not start with '.': lines the state
+// machine would store unchanged, staying at stBOL.
+func plainLines(p []byte) int {
+	n := 0
+	for n < len(p) {
+		j := bytes.IndexByte(p[n:], '\n')
+		if j < 1 || p[n+j-1] != '\r' || bytes.IndexByte(p[n:n+j-1], '\r') >= 0 {
+			break
+		}
+		n += j + 1
+		if n < len(p) && p[n] == '.' {
+			break
+		}
+	}
+	return n
 }
 
 // indexLineEnd returns the index of the first CR or LF in p, or -1.

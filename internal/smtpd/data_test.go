@@ -10,8 +10,14 @@ import (
 // decodeAll feeds in in chunks of the given size and returns what was
 // stored, the bytes consumed and whether the end was found.
 func decodeAll(in []byte, chunk int, limit int64) (out []byte, consumed int, done bool, d *dataDecoder) {
+	return decodeAllMode(in, chunk, limit, false)
+}
+
+// decodeAllMode is decodeAll, with slow disabling the plain-lines fast path.
+func decodeAllMode(in []byte, chunk int, limit int64, slow bool) (out []byte, consumed int, done bool, d *dataDecoder) {
 	var buf bytes.Buffer
 	d = newDataDecoder(&buf, limit)
+	d.slow = slow
 	for consumed < len(in) {
 		end := min(consumed+chunk, len(in))
 		n, fin := d.feed(in[consumed:end])
@@ -60,8 +66,12 @@ func TestDataDecoder(t *testing.T) {
 		{"unterminated CR", "a\r\n.\r", "", "!"},
 	}
 	for _, tc := range tests {
-		for _, chunk := range []int{1, 2, 3, 7, 1 << 20} {
-			out, n, done, _ := decodeAll([]byte(tc.in), chunk, 0)
+		for _, chunk := range []int{1, 2, 3, 7, 1 << 20, -1} {
+			slow := chunk < 0 // the whole input, without the plain-lines fast path
+			if slow {
+				chunk = 1 << 20
+			}
+			out, n, done, _ := decodeAllMode([]byte(tc.in), chunk, 0, slow)
 			if tc.rest == "!" {
 				if done {
 					t.Errorf("%s/%d: found an end in %q", tc.name, chunk, tc.in)

@@ -98,6 +98,7 @@ func FuzzData(f *testing.F) {
 	for _, s := range []string{
 		".\r\n", "a\r\n.\r\n", "..a\r\n.\r\nQUIT\r\n", "a\n.\nb\r\n.\r\n", "a\r\n.\rb\r\n.\r\n",
 		"\r\r\n\n\r.\r\n.\n.\r\n", "x\r\n.",
+		"l1\r\nl2\r\n\r\nl4\r\n..l5\r\nl6\rx\r\nl7\nl8\r\n.\r\nQUIT\r\n", "a\r\nb\r\n.\r\r\n.\r\n",
 	} {
 		f.Add([]byte(s), uint8(1))
 		f.Add([]byte(s), uint8(3))
@@ -107,6 +108,10 @@ func FuzzData(f *testing.F) {
 		parts, n2, done2, _ := decodeAll(in, int(chunk)%16+1, 0)
 		if !bytes.Equal(whole, parts) || n1 != n2 || done1 != done2 {
 			t.Fatalf("chunking changes the result: %q/%d/%v vs %q/%d/%v", whole, n1, done1, parts, n2, done2)
+		}
+		slow, n3, done3, d3slow := decodeAllMode(in, len(in)+1, 0, true)
+		if !bytes.Equal(whole, slow) || n1 != n3 || done1 != done3 || d1.size != d3slow.size {
+			t.Fatalf("the plain-lines fast path changes the result: %q/%d/%v vs %q/%d/%v", whole, n1, done1, slow, n3, done3)
 		}
 		if d1.size != int64(len(whole)) {
 			t.Fatalf("size %d for %d stored bytes", d1.size, len(whole))

@@ -62,6 +62,12 @@ type Server struct {
 	slots chan struct{} // sessions being served
 	admit chan struct{} // connections accepted (served or waiting)
 
+	// Session buffers (*bufio.Reader of readBufSize, *bufio.Writer of
+	// spoolBufSize) reused across sessions: Postfix opens a connection per
+	// delivery more often than not, and 96 KiB of fresh buffers per
+	// message would be most of what a small message allocates.
+	readers, spoolWriters sync.Pool
+
 	hardCtx    context.Context // cancelled when a shutdown is forced
 	hardCancel context.CancelFunc
 
@@ -147,7 +153,11 @@ func listen(ctx context.Context, l Listener) (net.Listener, error) {
 			os.Remove(l.Address) // stale socket of an earlier run
 		}
 	}
-	var lc net.ListenConfig
+	// No TCP keep-alive probes on accepted connections (amavis sets none
+	// either): the idle timeout ($smtpd_timeout) already ends sessions
+	// with a vanished client, and enabling them costs four setsockopt
+	// calls per connection, i.e. per message with Postfix.
+	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(ctx, l.Network, l.Address)
 	if err != nil {
 		return nil, fmt.Errorf("smtpd: listen %s %s: %w", l.Network, l.Address, err)
@@ -333,6 +343,7 @@ func (s *Server) handleConn(ctx context.Context, conn net.Conn, lmtp bool) {
 	defer func() { <-s.slots }()
 
 	sess := newSession(s, conn, &opts, info, lmtp)
+	defer sess.release()
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()

@@ -124,10 +124,30 @@ func newSession(srv *Server, conn net.Conn, opts *Options, info mail.ConnInfo, l
 	if info.LocalIP != "" {
 		s.heloName = "[" + info.LocalIP + "]"
 	}
-	s.br = bufio.NewReaderSize(sessConn{s}, readBufSize)
+	if br, ok := srv.readers.Get().(*bufio.Reader); ok {
+		br.Reset(sessConn{s})
+		s.br = br
+	} else {
+		s.br = bufio.NewReaderSize(sessConn{s}, readBufSize)
+	}
 	s.logger = srv.logger.With("log_id", s.sessionID)
 	s.msgLogger = s.logger
 	return s
+}
+
+// release gives the session's buffers back to the server for the next
+// session; the session must not be used any more.
+func (s *session) release() {
+	if s.br != nil {
+		s.br.Reset(nil)
+		s.srv.readers.Put(s.br)
+		s.br = nil
+	}
+	if s.spoolW != nil {
+		s.spoolW.Reset(nil)
+		s.srv.spoolWriters.Put(s.spoolW)
+		s.spoolW = nil
+	}
 }
 
 // interrupt is called by Shutdown: an idle session is woken to say 421.
@@ -508,10 +528,13 @@ func (s *session) data(ctx context.Context, args, line string) (quit bool) {
 	}
 	defer closeSpool()
 	if s.spoolW == nil {
-		s.spoolW = bufio.NewWriterSize(spool, spoolBufSize)
-	} else {
-		s.spoolW.Reset(spool)
+		if w, ok := s.srv.spoolWriters.Get().(*bufio.Writer); ok {
+			s.spoolW = w
+		} else {
+			s.spoolW = bufio.NewWriterSize(nil, spoolBufSize)
+		}
 	}
+	s.spoolW.Reset(spool)
 	dec := newDataDecoder(s.spoolW, s.opts.MessageSizeLimit)
 	for {
 		if s.br.Buffered() == 0 {

@@ -18,6 +18,16 @@
 // (partition_tag, email) constraint, so a concurrent insert is found rather
 // than duplicated.
 //
+// Performance: statements are prepared once per connection (SQLite would
+// otherwise parse every statement anew, the MySQL driver would prepare,
+// execute and close it in three round trips; pgx caches by itself). SQLite
+// gets one connection, so writers queue in Go instead of polling the file
+// lock with busy_timeout sleeps, and a writer goroutine commits the log
+// writes of concurrent messages together (group commit: one WAL append for
+// the batch, each message in its own savepoint so a duplicate mail_id fails
+// alone; writer.go). WAL with synchronous=NORMAL: the log is not the mail's
+// safety, Postfix's queue is.
+//
 // Errors: every call takes a context whose deadline bounds it; a database
 // that is down gives an error (the caller tempfails: nothing is lost), the
 // connection is dropped, and the next call connects again, trying the DSNs

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -148,72 +149,139 @@ func (s *Store) SavePreliminary(ctx context.Context, m *Message) error {
 	if m.MailID == "" {
 		return errors.New("store: save_info_preliminary: mail_id undefined")
 	}
-	sid, existed, err := s.FindOrSaveAddr(ctx, m.PartitionTag, m.Sender)
-	if err != nil {
-		return fmt.Errorf("store: save_info_preliminary %s: sender: %w", m.MailID, err)
+	type addr struct {
+		naddr, domain string
+		skip          bool // an empty recipient address: no maddr row
+		id            int64
+		existed       bool
 	}
-	if sid != 0 {
-		m.SenderMaddrID = sid
+	norm := func(a string) addr {
+		n, d := NormalizeAddr(a, s.opts.LocalpartIsCaseSensitive, s.opts.Allow8bitAddress)
+		return addr{naddr: n, domain: d}
+	}
+	type prelim struct {
+		sender addr
+		rcpts  []addr // one per m.Recipients; naddr "" for an empty address
+	}
+	in := prelim{sender: norm(m.Sender), rcpts: make([]addr, len(m.Recipients))}
+	for i, r := range m.Recipients {
+		if r.Addr == "" {
+			in.rcpts[i].skip = true
+		} else {
+			in.rcpts[i] = norm(r.Addr)
+		}
+	}
+	ptag, rx, size := m.PartitionTag, m.RxTime, max(m.Size, 0)
+	mailID, secretID, logID := m.MailID, m.SecretID, truncRunes(m.LogID, 20)
+	policy, client, host := truncRunes(m.Policy, 255), truncRunes(m.ClientAddr, 255), truncRunes(m.Host, 255)
+
+	var done prelim
+	err := s.with(ctx, true, func(c *conn) error {
+		sel, ins, insMsg := s.clause(c, "sel_adr"), s.clause(c, "ins_adr"), s.clause(c, "ins_msg")
+		var timeISO any
+		switch {
+		case c.t.dialect == DialectPg:
+			timeISO = rx.UTC().Truncate(time.Second)
+		case c.t.dialect == DialectMySQL && s.opts.TimestampFmtMySQL:
+			timeISO = rx.UTC().Format("20060102150405")
+		default:
+			timeISO = rx.UTC().Format("20060102T150405Z")
+		}
+		var out prelim
+		err := c.write(ctx, nonEmpty(sel, ins, insMsg), false, func(ctx context.Context, q execer) error {
+			res := prelim{sender: in.sender, rcpts: slices.Clone(in.rcpts)}
+			var err error
+			a := &res.sender
+			if a.id, a.existed, err = findOrSaveAddr(ctx, q, sel, ins, ptag, bin(c.t.dialect, a.naddr), a.naddr, a.domain); err != nil {
+				return &addrError{"sender", err}
+			}
+			for i := range res.rcpts {
+				a := &res.rcpts[i]
+				if a.skip {
+					continue
+				}
+				if a.id, a.existed, err = findOrSaveAddr(ctx, q, sel, ins, ptag, bin(c.t.dialect, a.naddr), a.naddr, a.domain); err != nil {
+					return &addrError{"recipient", err}
+				}
+			}
+			// no sender row: amavis does not save the message; nor with
+			// ins_msg disabled
+			if res.sender.id != 0 && insMsg != "" {
+				if _, err := q.exec(ctx, insMsg,
+					ptag, bin(c.t.dialect, mailID), bin(c.t.dialect, secretID),
+					logID, rx.Unix(), timeISO, res.sender.id,
+					policy, client, size, host); err != nil {
+					return err
+				}
+			}
+			out = res
+			return nil
+		})
+		if err == nil {
+			done = out
+		}
+		return err
+	})
+	if err != nil {
+		var ae *addrError
+		switch {
+		case errors.As(err, &ae):
+			return fmt.Errorf("store: save_info_preliminary %s: %s: %w", m.MailID, ae.who, ae.err)
+		case isUniqueViolation(err):
+			return ErrDuplicateMailID
+		}
+		return fmt.Errorf("store: save_info_preliminary %s: %w", m.MailID, err)
+	}
+	if a := done.sender; a.id != 0 {
+		m.SenderMaddrID = a.id
 		s.Counters.SqlAddrSenderAttempts.Add(1)
-		if existed {
+		if a.existed {
 			s.Counters.SqlAddrSenderHits.Add(1)
 		} else {
 			s.Counters.SqlAddrSenderMisses.Add(1)
 		}
 	}
-	for i := range m.Recipients {
-		r := &m.Recipients[i]
-		if r.Addr == "" {
+	for i, a := range done.rcpts {
+		if a.id == 0 {
 			continue
 		}
-		rid, existed, err := s.FindOrSaveAddr(ctx, m.PartitionTag, r.Addr)
-		if err != nil {
-			return fmt.Errorf("store: save_info_preliminary %s: recipient: %w", m.MailID, err)
+		m.Recipients[i].MaddrID = a.id
+		s.Counters.SqlAddrRecipAttempts.Add(1)
+		if a.existed {
+			s.Counters.SqlAddrRecipHits.Add(1)
+		} else {
+			s.Counters.SqlAddrRecipMisses.Add(1)
 		}
-		if rid != 0 {
-			r.MaddrID = rid
-			s.Counters.SqlAddrRecipAttempts.Add(1)
-			if existed {
-				s.Counters.SqlAddrRecipHits.Add(1)
-			} else {
-				s.Counters.SqlAddrRecipMisses.Add(1)
-			}
-		}
-	}
-	if sid == 0 {
-		return nil // sender not in maddr: amavis does not save the message
-	}
-	err = s.with(ctx, true, func(c *conn) error {
-		q, err := s.q(c, "ins_msg")
-		if err != nil {
-			return err
-		}
-		var timeISO any
-		switch {
-		case c.t.dialect == DialectPg:
-			timeISO = m.RxTime.UTC().Truncate(time.Second)
-		case c.t.dialect == DialectMySQL && s.opts.TimestampFmtMySQL:
-			timeISO = m.RxTime.UTC().Format("20060102150405")
-		default:
-			timeISO = m.RxTime.UTC().Format("20060102T150405Z")
-		}
-		_, err = c.exec(ctx, q,
-			m.PartitionTag, bin(c.t.dialect, m.MailID), bin(c.t.dialect, m.SecretID),
-			truncRunes(m.LogID, 20), m.RxTime.Unix(), timeISO, sid,
-			truncRunes(m.Policy, 255), truncRunes(m.ClientAddr, 255),
-			max(m.Size, 0), truncRunes(m.Host, 255))
-		return err
-	})
-	if errors.Is(err, ErrDisabled) {
-		return nil
-	}
-	if err != nil {
-		if isUniqueViolation(err) {
-			return ErrDuplicateMailID
-		}
-		return fmt.Errorf("store: save_info_preliminary %s: %w", m.MailID, err)
 	}
 	return nil
+}
+
+// addrError tells which address of SavePreliminary failed.
+type addrError struct {
+	who string
+	err error
+}
+
+func (e *addrError) Error() string { return e.who + ": " + e.err.Error() }
+func (e *addrError) Unwrap() error { return e.err }
+
+// clause is s.q without the error: "" when the clause is disabled.
+func (s *Store) clause(c *conn, name string) string {
+	q, err := s.q(c, name)
+	if err != nil {
+		return ""
+	}
+	return q
+}
+
+func nonEmpty(qs ...string) []string {
+	out := make([]string, 0, len(qs))
+	for _, q := range qs {
+		if q != "" {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // FindOrSaveAddr is amavis's find_or_save_addr: it returns maddr.id for
@@ -222,50 +290,59 @@ func (s *Store) SavePreliminary(ctx context.Context, m *Message) error {
 // second SELECT, so several mavisd instances can share one database).
 // existed tells whether the row was there before. The address is
 // normalised as amavis does (see NormalizeAddr). id 0 means the sel_adr
-// clause is disabled.
+// (or, for a new address, the ins_adr) clause is disabled.
 func (s *Store) FindOrSaveAddr(ctx context.Context, ptag int64, addr string) (id int64, existed bool, err error) {
 	naddr, invDomain := NormalizeAddr(addr, s.opts.LocalpartIsCaseSensitive, s.opts.Allow8bitAddress)
 	err = s.with(ctx, true, func(c *conn) error {
-		sel, err := s.q(c, "sel_adr")
-		if err != nil {
+		sel, ins := s.clause(c, "sel_adr"), s.clause(c, "ins_adr")
+		var rid int64
+		var rex bool
+		err := c.write(ctx, nonEmpty(sel, ins), false, func(ctx context.Context, q execer) error {
+			var err error
+			rid, rex, err = findOrSaveAddr(ctx, q, sel, ins, ptag, bin(c.t.dialect, naddr), naddr, invDomain)
 			return err
-		}
-		email := bin(c.t.dialect, naddr)
-		err = c.queryRow(ctx, sel, ptag, email).Scan(&id)
+		})
 		if err == nil {
-			existed = true
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		ins, err := s.q(c, "ins_adr")
-		if err != nil {
-			return err
-		}
-		_, insErr := c.exec(ctx, ins, ptag, email, invDomain)
-		if insErr != nil && isConnError(insErr) {
-			return insErr
-		}
-		// select again regardless of the INSERT's outcome: a race with
-		// another process leaves the row there (and no need for last_insert_id)
-		err = c.queryRow(ctx, sel, ptag, email).Scan(&id)
-		switch {
-		case err == nil:
-			existed = insErr != nil
-			return nil
-		case errors.Is(err, sql.ErrNoRows):
-			if insErr != nil {
-				return fmt.Errorf("failed to insert addr %q: %w", naddr, insErr)
-			}
-			return fmt.Errorf("failed to insert addr %q: not found after insert", naddr)
+			id, existed = rid, rex
 		}
 		return err
 	})
-	if errors.Is(err, ErrDisabled) {
+	return id, existed, err
+}
+
+// findOrSaveAddr runs find_or_save_addr's statements on q; sel or ins ""
+// (disabled) gives id 0.
+func findOrSaveAddr(ctx context.Context, q execer, sel, ins string, ptag int64, email any, naddr, invDomain string) (id int64, existed bool, err error) {
+	if sel == "" {
 		return 0, false, nil
 	}
-	return id, existed, err
+	err = q.queryRow(ctx, sel, ptag, email).Scan(&id)
+	if err == nil {
+		return id, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, false, err
+	}
+	if ins == "" {
+		return 0, false, nil
+	}
+	_, insErr := q.exec(ctx, ins, ptag, email, invDomain)
+	if insErr != nil && isConnError(insErr) {
+		return 0, false, insErr
+	}
+	// select again regardless of the INSERT's outcome: a race with
+	// another process leaves the row there (and no need for last_insert_id)
+	err = q.queryRow(ctx, sel, ptag, email).Scan(&id)
+	switch {
+	case err == nil:
+		return id, insErr != nil, nil
+	case errors.Is(err, sql.ErrNoRows):
+		if insErr != nil {
+			return 0, false, fmt.Errorf("failed to insert addr %q: %w", naddr, insErr)
+		}
+		return 0, false, fmt.Errorf("failed to insert addr %q: not found after insert", naddr)
+	}
+	return 0, false, err
 }
 
 // DeliveryStatus is msgrcpt.ds as amavis derives it: 4xx → T, bounce with
@@ -322,6 +399,26 @@ func (s *Store) SaveFinal(ctx context.Context, m *Message) error {
 		dsn = "N"
 	}
 	orig := yn(m.Originating)
+	// the rows, computed here: the statements may run after SaveFinal
+	// returned (see conn.write)
+	type rcptRow struct {
+		seq                int
+		rid                int64
+		local, content, ds string
+		bl, wl             string
+		level              float64
+		resp               string
+	}
+	var rows []rcptRow
+	for i, r := range m.Recipients {
+		if r.MaddrID == 0 {
+			continue
+		}
+		rows = append(rows, rcptRow{seq: i + 1, rid: r.MaddrID, local: yn(r.IsLocal), content: blankIfEmpty(r.Content),
+			ds: DeliveryStatus(r.Destiny, r.SMTPResponse, r.Done), bl: yn(r.Blacklisted), wl: yn(r.Whitelisted),
+			level: finite(r.SpamLevel), resp: truncBytes(sanitize7bit(r.SMTPResponse), 255)})
+	}
+	ptag, client := m.PartitionTag, truncRunes(m.ClientAddr, 255)
 	err := s.with(ctx, true, func(c *conn) error {
 		insRcp, err := s.q(c, "ins_rcp")
 		if err != nil {
@@ -331,33 +428,20 @@ func (s *Store) SaveFinal(ctx context.Context, m *Message) error {
 		if err != nil {
 			return err
 		}
-		if err := c.prepare(ctx, insRcp, updMsg); err != nil {
-			return err
-		}
-		tx, err := c.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 		mailID := bin(c.t.dialect, m.MailID)
-		for i, r := range m.Recipients {
-			if r.MaddrID == 0 {
-				continue
+		return c.write(ctx, []string{insRcp, updMsg}, true, func(ctx context.Context, q execer) error {
+			for _, r := range rows {
+				if _, err := q.exec(ctx, insRcp, ptag, mailID, r.seq, r.rid, r.local, r.content,
+					r.ds, " ", r.bl, r.wl, r.level, r.resp); err != nil {
+					return fmt.Errorf("ins_rcp: %w", err)
+				}
 			}
-			resp := truncBytes(sanitize7bit(r.SMTPResponse), 255)
-			if _, err := c.txExec(ctx, tx, insRcp,
-				m.PartitionTag, mailID, i+1, r.MaddrID, yn(r.IsLocal), blankIfEmpty(r.Content),
-				DeliveryStatus(r.Destiny, r.SMTPResponse, r.Done), " ",
-				yn(r.Blacklisted), yn(r.Whitelisted), finite(r.SpamLevel), resp); err != nil {
-				return fmt.Errorf("ins_rcp: %w", err)
+			if _, err := q.exec(ctx, updMsg, content, qtype, quarLoc, dsn, finite(minLevel), msgID, from, subj,
+				client, orig, ptag, mailID); err != nil {
+				return fmt.Errorf("upd_msg: %w", err)
 			}
-		}
-		if _, err := c.txExec(ctx, tx, updMsg,
-			content, qtype, quarLoc, dsn, finite(minLevel), msgID, from, subj,
-			truncRunes(m.ClientAddr, 255), orig, m.PartitionTag, mailID); err != nil {
-			return fmt.Errorf("upd_msg: %w", err)
-		}
-		return tx.Commit()
+			return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("store: save_info_final %s: %w", m.MailID, err)

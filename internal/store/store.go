@@ -99,6 +99,16 @@ type conn struct {
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared statements by query text
+
+	w *writer // SQLite: the group-commit writer; nil elsewhere
+}
+
+// close stops the writer and closes the database.
+func (c *conn) close() error {
+	if c.w != nil {
+		c.w.close()
+	}
+	return c.db.Close()
 }
 
 // stmt returns a prepared statement for query, prepared once per database
@@ -163,18 +173,6 @@ func (c *conn) prepare(ctx context.Context, queries ...string) error {
 	return nil
 }
 
-// txExec runs a statement inside tx, prepared when prepare was called for
-// it before the transaction began.
-func (c *conn) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	c.mu.Lock()
-	st := c.stmts[query]
-	c.mu.Unlock()
-	if st == nil {
-		return tx.ExecContext(ctx, query, args...)
-	}
-	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
-}
-
 // ErrDisabled is returned by an operation whose %sql_clause entry is empty.
 var ErrDisabled = errors.New("store: operation disabled by empty sql_clause")
 
@@ -235,7 +233,7 @@ func (s *Store) Close() error {
 	}
 	defer func() { <-s.connLock }()
 	if s.cur != nil {
-		err := s.cur.db.Close()
+		err := s.cur.close()
 		s.cur = nil
 		return err
 	}
@@ -266,7 +264,8 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // DB returns the current database handle and its dialect, connecting if
-// needed (for tests and tools such as a schema installer).
+// needed (for tests and tools such as a schema installer). With SQLite the
+// pool has a single connection: close rows before calling the Store again.
 func (s *Store) DB(ctx context.Context) (*sql.DB, string, error) {
 	c, err := s.acquire(ctx)
 	if err != nil {
@@ -337,7 +336,11 @@ func (s *Store) connect(ctx context.Context, t target) (*conn, error) {
 			return nil, err
 		}
 	}
-	return &conn{t: t, db: db}, nil
+	c := &conn{t: t, db: db}
+	if t.dialect == DialectSQLite {
+		c.w = newWriter(c)
+	}
+	return c, nil
 }
 
 func createSchema(ctx context.Context, db *sql.DB, dialect string) error {
@@ -366,7 +369,7 @@ func (s *Store) drop(c *conn, cause error) {
 	if s.cur == c {
 		s.cur = nil
 		s.log.Warn("sql storage: connection lost, will reconnect", "dsn", c.t.display, "err", cause)
-		go c.db.Close()
+		go c.close()
 	}
 }
 
