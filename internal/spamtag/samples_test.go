@@ -2,6 +2,7 @@ package spamtag
 
 import (
 	"bytes"
+	"github.com/mavis-filter/mavis/internal/testcorpus"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,7 +18,7 @@ import (
 // samplesDir holds what amavisd-new 2.13 wrote in the reference rig
 // (../shared/reference/samples): "full" is SpamAssassin in-process (tests
 // with scores), "spamd" is amavis's SpamdClient (test names only).
-const samplesDir = "../../../shared/reference/samples"
+var samplesDir = testcorpus.AmavisSamplesDir()
 
 // The rig's levels (reference/conf/amavisd-common.conf, Debian's values).
 var rigLevels = Levels{Tag: At(2.0), Tag2: At(6.31), Kill: At(6.31), DSNCutoff: At(10)}

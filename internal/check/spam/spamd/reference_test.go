@@ -2,6 +2,7 @@ package spamd
 
 import (
 	"bytes"
+	"github.com/mavis-filter/mavis/internal/testcorpus"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,7 +21,7 @@ import (
 // output, check it with our client and compare score and test list with
 // what amavis wrote into X-Spam-Status.
 
-const referenceSamples = "/work/shared/reference/samples"
+var referenceSamples = testcorpus.AmavisSamplesDir()
 
 var (
 	statusScore = regexp.MustCompile(`score=(\S+)`)
@@ -99,7 +100,7 @@ func TestMatchesAmavisReference(t *testing.T) {
 	} {
 		files, _ := filepath.Glob(filepath.Join(referenceSamples, mode.dir, "*.10024.out1.eml"))
 		if len(files) == 0 {
-			t.Skipf("no reference samples under %s", referenceSamples)
+			t.Fatalf("no reference samples under %s", referenceSamples)
 		}
 		c := client(t, Config{Command: mode.cmd})
 		n := 0
