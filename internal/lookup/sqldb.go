@@ -16,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+
+	"github.com/mavis-filter/mavis/internal/sqldsn"
 )
 
 // Database drivers a DSN can name.
@@ -38,192 +40,28 @@ func (d DSN) String() string { return d.Display }
 const DefaultConnectTimeout = 5 * time.Second
 
 // ParseDSN converts an amavis DSN triple (['DBI:mysql:database=mail;
-// host=127.0.0.1;port=3306', 'user', 'password']) into a DSN. Accepted:
-//
-//	DBI:mysql:database=D;host=H;port=P;mysql_socket=S  (also db=, dbname=, or DBI:mysql:D)
-//	DBI:Pg:dbname=D;host=H;port=P;sslmode=M           (also database=, db=)
-//	DBI:SQLite:dbname=/path                            (also database=, db=, or the bare path)
-//	postgres://… / postgresql://…                      (passed to pgx as is)
-//	mysql://user:pass@host:port/db                     (converted)
-//	sqlite:/path, file:/path                           (SQLite)
-//
-// MySQL with no host (or "localhost") and no mysql_socket uses the Unix
-// socket /run/mysqld/mysqld.sock, as DBD::mysql does. SQLite lookup
-// databases are opened read-only: a missing file is an error, never an
-// empty database.
+// host=127.0.0.1;port=3306', 'user', 'password']) into a DSN; the accepted
+// forms are internal/sqldsn's. SQLite lookup databases are opened read-only:
+// a missing file is an error, never an empty database.
 func ParseDSN(dsn, user, password string) (DSN, error) {
-	s := strings.TrimSpace(dsn)
-	low := strings.ToLower(s)
-	switch {
-	case strings.HasPrefix(low, "postgres://"), strings.HasPrefix(low, "postgresql://"):
-		u, err := url.Parse(s)
-		if err != nil {
-			return DSN{}, fmt.Errorf("lookup DSN: %w", err)
-		}
-		if user != "" {
-			if password != "" {
-				u.User = url.UserPassword(user, password)
-			} else {
-				u.User = url.User(user)
-			}
-		}
-		q := u.Query()
-		if q.Get("connect_timeout") == "" {
-			q.Set("connect_timeout", strconv.Itoa(int(DefaultConnectTimeout/time.Second)))
-		}
-		u.RawQuery = q.Encode()
-		return DSN{Driver: DriverPgx, DataSource: u.String(), Display: "Pg:" + u.Redacted()}, nil
-	case strings.HasPrefix(low, "mysql://"):
-		u, err := url.Parse(s)
-		if err != nil {
-			return DSN{}, fmt.Errorf("lookup DSN: %w", err)
-		}
-		params := map[string]string{"database": strings.TrimPrefix(u.Path, "/"), "host": u.Hostname(), "port": u.Port()}
-		if u.User != nil && user == "" {
-			user = u.User.Username()
-			password, _ = u.User.Password()
-		}
-		return mysqlDSN(params, user, password)
-	case strings.HasPrefix(low, "sqlite:"), strings.HasPrefix(low, "file:"):
-		p := s[strings.IndexByte(s, ':')+1:]
-		return sqliteDSN(p)
-	case strings.HasPrefix(low, "dbi:"):
-	default:
-		return DSN{}, fmt.Errorf("lookup DSN %q: want DBI:driver:params or a postgres://, mysql://, sqlite: URL", dsn)
+	t, err := sqldsn.Parse(dsn, user, password, DefaultConnectTimeout)
+	if err != nil {
+		return DSN{}, fmt.Errorf("lookup: %w", err)
 	}
-	rest := s[4:]
-	i := strings.IndexByte(rest, ':')
-	if i < 0 {
-		return DSN{}, fmt.Errorf("lookup DSN %q: missing driver", dsn)
+	switch t.Kind {
+	case sqldsn.MySQL:
+		return DSN{Driver: DriverMySQL, DataSource: t.DataSource, Display: t.Display}, nil
+	case sqldsn.Pg:
+		return DSN{Driver: DriverPgx, DataSource: t.DataSource, Display: t.Display}, nil
 	}
-	driver, args := rest[:i], rest[i+1:]
-	if j := strings.IndexByte(driver, '('); j >= 0 { // DBI:mysql(RaiseError=>1):
-		driver = driver[:j]
+	u := &url.URL{Scheme: "file", Opaque: (&url.URL{Path: t.Path}).EscapedPath()}
+	q := t.Query
+	if q.Get("mode") == "" {
+		q.Set("mode", "ro")
 	}
-	params := map[string]string{}
-	for n, kv := range strings.Split(args, ";") {
-		kv = strings.TrimSpace(kv)
-		if kv == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			if n == 0 {
-				params["database"] = kv
-				continue
-			}
-			return DSN{}, fmt.Errorf("lookup DSN %q: bad parameter %q", dsn, kv)
-		}
-		k = strings.ToLower(strings.TrimSpace(k))
-		switch k {
-		case "db", "dbname":
-			k = "database"
-		case "hostname":
-			k = "host"
-		}
-		params[k] = strings.TrimSpace(v)
-	}
-	switch strings.ToLower(driver) {
-	case "mysql", "mariadb":
-		return mysqlDSN(params, user, password)
-	case "pg", "pgpp":
-		return pgDSN(params, user, password)
-	case "sqlite", "sqlite3":
-		p := params["database"]
-		if p == "" {
-			return DSN{}, fmt.Errorf("lookup DSN %q: missing dbname", dsn)
-		}
-		return sqliteDSN(p)
-	}
-	return DSN{}, fmt.Errorf("lookup DSN %q: unsupported driver %q (mysql, Pg, SQLite)", dsn, driver)
-}
-
-func mysqlDSN(p map[string]string, user, password string) (DSN, error) {
-	c := mysql.NewConfig()
-	c.User, c.Passwd, c.DBName = user, password, p["database"]
-	host, port := p["host"], p["port"]
-	switch {
-	case p["mysql_socket"] != "":
-		c.Net, c.Addr = "unix", p["mysql_socket"]
-	case (host == "" || host == "localhost") && port == "":
-		c.Net, c.Addr = "unix", "/run/mysqld/mysqld.sock"
-	default:
-		if host == "" {
-			host = "localhost"
-		}
-		if port == "" {
-			port = "3306"
-		}
-		c.Net, c.Addr = "tcp", netJoin(host, port)
-	}
-	c.Timeout = DefaultConnectTimeout
-	if t := p["mysql_connect_timeout"]; t != "" {
-		if n, err := strconv.Atoi(t); err == nil && n > 0 {
-			c.Timeout = time.Duration(n) * time.Second
-		}
-	}
-	c.Params = map[string]string{"charset": "utf8mb4"}
-	return DSN{Driver: DriverMySQL, DataSource: c.FormatDSN(),
-		Display: "mysql:" + c.Net + "(" + c.Addr + ")/" + c.DBName}, nil
-}
-
-func netJoin(host, port string) string {
-	if strings.IndexByte(host, ':') >= 0 && !strings.HasPrefix(host, "[") {
-		return "[" + host + "]:" + port
-	}
-	return host + ":" + port
-}
-
-func pgDSN(p map[string]string, user, password string) (DSN, error) {
-	var b strings.Builder
-	add := func(k, v string) {
-		if v == "" {
-			return
-		}
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(k + "='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'")
-	}
-	add("host", p["host"])
-	add("port", p["port"])
-	add("dbname", p["database"])
-	add("user", user)
-	add("password", password)
-	for _, k := range []string{"sslmode", "options", "service", "application_name", "sslrootcert", "sslcert", "sslkey"} {
-		add(k, p[k])
-	}
-	ct := p["connect_timeout"]
-	if ct == "" {
-		ct = strconv.Itoa(int(DefaultConnectTimeout / time.Second))
-	}
-	add("connect_timeout", ct)
-	return DSN{Driver: DriverPgx, DataSource: b.String(),
-		Display: "Pg:host=" + p["host"] + ";port=" + p["port"] + ";dbname=" + p["database"]}, nil
-}
-
-func sqliteDSN(path string) (DSN, error) {
-	path = strings.TrimPrefix(path, "//")
-	if path == "" {
-		return DSN{}, errors.New("lookup DSN: empty SQLite path")
-	}
-	q := ""
-	if i := strings.IndexByte(path, '?'); i >= 0 {
-		path, q = path[:i], path[i+1:]
-	}
-	u := &url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath()}
-	params := url.Values{}
-	if q != "" {
-		if v, err := url.ParseQuery(q); err == nil {
-			params = v
-		}
-	}
-	if params.Get("mode") == "" {
-		params.Set("mode", "ro")
-	}
-	params.Add("_pragma", "busy_timeout(5000)")
-	u.RawQuery = params.Encode()
-	return DSN{Driver: DriverSQLite, DataSource: u.String(), Display: "SQLite:" + path}, nil
+	q.Add("_pragma", "busy_timeout(5000)")
+	u.RawQuery = q.Encode()
+	return DSN{Driver: DriverSQLite, DataSource: u.String(), Display: t.Display}, nil
 }
 
 // DBOptions tune a lookup database.
