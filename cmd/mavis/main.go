@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -267,25 +268,32 @@ func readMessage(file string, snap *app.Snapshot, from string, rcpts []string) (
 	return m, nil
 }
 
+// copyCRLF copies r to w with every line end (CRLF, bare LF, bare CR) made
+// CRLF, as the SMTP server stores messages. It streams: the spool bounds the
+// memory used.
 func copyCRLF(w io.Writer, r io.Reader) error {
-	b, err := io.ReadAll(io.LimitReader(r, 1<<30))
-	if err != nil {
-		return err
-	}
-	var out []byte
-	for i := 0; i < len(b); i++ {
-		switch {
-		case b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n':
-			out = append(out, '\r', '\n')
-			i++
-		case b[i] == '\n' || b[i] == '\r':
-			out = append(out, '\r', '\n')
+	br := bufio.NewReaderSize(r, 64<<10)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for {
+		c, err := br.ReadByte()
+		if err == io.EOF {
+			return bw.Flush()
+		}
+		if err != nil {
+			return err
+		}
+		switch c {
+		case '\r':
+			if next, err := br.Peek(1); err == nil && next[0] == '\n' {
+				br.ReadByte()
+			}
+			bw.WriteString("\r\n")
+		case '\n':
+			bw.WriteString("\r\n")
 		default:
-			out = append(out, b[i])
+			bw.WriteByte(c)
 		}
 	}
-	_, err = w.Write(out)
-	return err
 }
 
 func printAnalysis(w io.Writer, m *mail.Message, a *pipeline.Analysis) {
