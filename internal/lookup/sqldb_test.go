@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mavis-filter/mavis/internal/store"
 )
 
 // The SQL tests run against the real MariaDB (127.0.0.1:3306, root, no
@@ -65,6 +67,21 @@ func execScript(t *testing.T, db *sql.DB, file string) {
 	}
 }
 
+// execSchema creates amavis's tables exactly as `mavis sql schema` prints
+// them for the dialect, so lookups are tested on the schema users create.
+func execSchema(t *testing.T, db *sql.DB, dialect string) {
+	t.Helper()
+	stmts, err := store.SchemaStatements(dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stmts {
+		if _, err := db.Exec(st); err != nil {
+			t.Fatalf("schema %s: %v\n%s", dialect, err, st)
+		}
+	}
+}
+
 func mariaDB(t *testing.T) testDB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -90,7 +107,7 @@ func mariaDB(t *testing.T) testDB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	execScript(t, admin, "schema-mysql.sql")
+	execSchema(t, admin, "mysql")
 	execScript(t, admin, "data.sql")
 	dsn, err := ParseDSN("DBI:mysql:database="+name+";host=127.0.0.1;port=3306", "root", "")
 	if err != nil {
@@ -124,7 +141,7 @@ func postgres(t *testing.T) testDB {
 		root.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
 		root.Close()
 	})
-	execScript(t, admin, "schema-pg.sql")
+	execSchema(t, admin, "pg")
 	execScript(t, admin, "data.sql")
 	dsn, err := ParseDSN("DBI:Pg:dbname="+name+";host=127.0.0.1;port=5432", "postgres", "")
 	if err != nil {
@@ -141,7 +158,7 @@ func sqliteDB(t *testing.T) testDB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	execScript(t, admin, "schema-pg.sql")
+	execSchema(t, admin, "sqlite")
 	execScript(t, admin, "data.sql")
 	dsn, err := ParseDSN("DBI:SQLite:dbname="+path, "", "")
 	if err != nil {
